@@ -1,0 +1,62 @@
+/**
+ * The layer rule of DESIGN.md §1:
+ *   core ← data, engine ← models ← attacks, analysis, detectors ← evaluation ← report ← cli, server
+ * `A ← B` means B may import A, never the reverse. Node-only code lives under src/node/ and is
+ * imported only by cli/, server/ and engine loaders.
+ */
+const layers = [
+  'core',
+  'data',
+  'engine',
+  'models',
+  'attacks',
+  'analysis',
+  'detectors',
+  'evaluation',
+  'report',
+];
+// What each layer may import (besides itself and npm packages).
+const allowed = {
+  core: [],
+  data: ['core'],
+  engine: ['core'],
+  models: ['core', 'data', 'engine'],
+  attacks: ['core', 'data', 'engine', 'models'],
+  analysis: ['core', 'data', 'engine', 'models'],
+  detectors: ['core', 'data', 'engine', 'models'],
+  evaluation: ['core', 'data', 'engine', 'models', 'attacks', 'analysis', 'detectors'],
+  report: ['core', 'data', 'engine', 'models', 'attacks', 'analysis', 'detectors', 'evaluation'],
+};
+const forbidden = layers.map((layer) => ({
+  name: `layer-${layer}`,
+  comment: `src/${layer} may import only: ${allowed[layer].join(', ') || 'nothing above core'} (DESIGN.md §1)`,
+  severity: 'error',
+  from: { path: `^src/${layer}/` },
+  to: {
+    path: `^src/(${layers.filter((other) => other !== layer && !allowed[layer].includes(other)).join('|')}|node)/`,
+  },
+}));
+forbidden.push(
+  {
+    name: 'library-never-imports-apps',
+    comment: 'src/ is the library: it never imports cli/, server/ or web/',
+    severity: 'error',
+    from: { path: '^src/' },
+    to: { path: '^(cli|server|web)/' },
+  },
+  {
+    name: 'no-circular',
+    severity: 'error',
+    from: {},
+    to: { circular: true },
+  },
+);
+module.exports = {
+  forbidden,
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '\\.test\\.ts$' },
+  },
+};

@@ -1,0 +1,94 @@
+/**
+ * `medrobust model init` and `medrobust model info`.
+ */
+import { Command } from '@commander-js/extra-typings';
+import { MedrobustError } from '../../src/core/errors.ts';
+import { architectureNames } from '../../src/models/architecture.ts';
+import { createModel, type ModelSummary, summarizeModel } from '../../src/models/model.ts';
+import { readModelDirectory, writeModelDirectory } from '../../src/node/model-directory.ts';
+import { parseChoice, parseInteger, parseList, parsePositiveNumber } from '../parse.ts';
+
+function formatSummary(summary: ModelSummary): string {
+  const { architecture } = summary;
+  const lines = [
+    `name          ${summary.name}`,
+    `architecture  ${architecture.arch} (width ×${architecture.width}, ${architecture.stem} stem, ${architecture.head} head)`,
+    `input shape   ${summary.inputShape.join(' × ')} (height × width × channels), NHWC`,
+    `bounds        [${summary.bounds.lower}, ${summary.bounds.upper}]`,
+    `preprocessing (x − [${summary.preprocessing.mean.join(', ')}]) / [${summary.preprocessing.std.join(', ')}] inside the model`,
+    `classes       ${summary.classNames.length}: ${summary.classNames.slice(0, 10).join(', ')}${summary.classNames.length > 10 ? ', …' : ''}`,
+    `parameters    ${summary.parameters.toLocaleString('en-US')} trainable`,
+    `taps          ${summary.taps.join(', ')}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function modelCommand(): Command {
+  const model = new Command('model').description(
+    'create and inspect model directories (model.json + model.safetensors)',
+  );
+
+  model
+    .command('init')
+    .description('write a seeded, PyTorch-style initialised model directory')
+    .requiredOption(
+      '--arch <name>',
+      `architecture: ${architectureNames.join(', ')}`,
+      parseChoice('--arch', architectureNames),
+    )
+    .requiredOption('--classes <count>', 'number of output classes', parseInteger('--classes', 2))
+    .requiredOption('--out <dir>', 'directory to write')
+    .option('--channels <count>', 'input channels: 1 (grey) or 3 (RGB)', parseInteger('--channels', 1, 3), 1)
+    .option('--size <pixels>', 'square input size in pixels', parseInteger('--size', 8, 1024), 28)
+    .option('--width <multiplier>', 'channel width multiplier', parsePositiveNumber('--width'), 1)
+    .option(
+      '--head <kind>',
+      'linear, or paper: Dense(128) → Dropout(0.2) → Dense(classes)',
+      parseChoice('--head', ['linear', 'paper'] as const),
+      'linear',
+    )
+    .option(
+      '--stem <kind>',
+      'small (3×3/1, no max-pool) or imagenet (7×7/2 + max-pool); default small up to 32 px',
+      parseChoice('--stem', ['small', 'imagenet'] as const),
+    )
+    .option('--class-names <names>', 'comma-separated class names', parseList)
+    .option('--name <name>', 'model name')
+    .option('--seed <n>', 'initialisation seed', parseInteger('--seed', 0), 0)
+    .action(async (options) => {
+      if (options.channels === 2) {
+        throw new MedrobustError('invalid-argument', '--channels must be 1 (grey) or 3 (RGB), got 2', {
+          hint: 'use --channels 1 or --channels 3',
+        });
+      }
+      const { manifest, weights } = createModel({
+        architecture: {
+          arch: options.arch,
+          classes: options.classes,
+          channels: options.channels as 1 | 3,
+          size: options.size,
+          width: options.width,
+          head: options.head,
+          ...(options.stem === undefined ? {} : { stem: options.stem }),
+        },
+        seed: options.seed,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.classNames === undefined ? {} : { classNames: options.classNames }),
+      });
+      await writeModelDirectory(options.out, manifest, weights);
+      process.stdout.write(`wrote ${options.out}\n${formatSummary(summarizeModel(manifest))}`);
+    });
+
+  model
+    .command('info')
+    .description('print architecture, input shape, bounds, parameter count and tap names')
+    .argument('<dir>', 'model directory')
+    .option('--json', 'print JSON')
+    .action(async (directory, options) => {
+      const { manifest } = await readModelDirectory(directory);
+      const summary = summarizeModel(manifest);
+      process.stdout.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+    });
+
+  return model;
+}

@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from './main.ts';
+
+const run = promisify(execFile);
+const binary = join(import.meta.dirname, '..', 'bin', 'medrobust.js');
+
+/** Runs the CLI in-process and captures what it writes. */
+async function cli(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('medrobust model', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'medrobust-cli-'));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('init writes a model directory that info describes, in text and JSON', async () => {
+    const out = join(root, 'r18');
+    const init = await cli(
+      'model',
+      'init',
+      '--arch',
+      'resnet18',
+      '--classes',
+      '2',
+      '--channels',
+      '1',
+      '--size',
+      '28',
+      '--class-names',
+      'normal,pneumonia',
+      '--out',
+      out,
+    );
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain('parameters    11,168,706 trainable');
+    const text = await cli('model', 'info', out);
+    expect(text.stdout).toMatch(/architecture +resnet18 \(width ×1, small stem, linear head\)/);
+    expect(text.stdout).toContain('input shape   28 × 28 × 1');
+    expect(text.stdout).toContain('bounds        [0, 1]');
+    const json = await cli('model', 'info', out, '--json');
+    const summary = JSON.parse(json.stdout);
+    expect(summary).toMatchObject({
+      parameters: 11_168_706,
+      inputShape: [28, 28, 1],
+      classNames: ['normal', 'pneumonia'],
+    });
+    expect(summary.taps).toContain('layer4');
+  });
+
+  it('paper head, width and stem options reach the architecture', async () => {
+    const out = join(root, 'r50');
+    const init = await cli(
+      'model',
+      'init',
+      '--arch',
+      'resnet50',
+      '--classes',
+      '3',
+      '--channels',
+      '3',
+      '--size',
+      '64',
+      '--width',
+      '0.25',
+      '--head',
+      'paper',
+      '--out',
+      out,
+    );
+    expect(init.code).toBe(0);
+    const summary = JSON.parse((await cli('model', 'info', out, '--json')).stdout);
+    expect(summary.architecture).toEqual({
+      arch: 'resnet50',
+      classes: 3,
+      channels: 3,
+      size: 64,
+      width: 0.25,
+      head: 'paper',
+      stem: 'imagenet',
+    });
+    expect(summary.taps).toContain('feature');
+  });
+
+  it.each([
+    [
+      ['model', 'init', '--arch', 'vgg16', '--classes', '2', '--out', 'x'],
+      2,
+      /--arch must be one of small-cnn, resnet18, resnet34, resnet50, got "vgg16"/,
+    ],
+    [
+      ['model', 'init', '--arch', 'resnet18', '--classes', '1', '--out', 'x'],
+      2,
+      /--classes must be an integer in \[2, /,
+    ],
+    [
+      ['model', 'init', '--arch', 'resnet18', '--classes', '2', '--channels', '2', '--out', 'x'],
+      2,
+      /--channels must be 1 \(grey\) or 3 \(RGB\)/,
+    ],
+    [['model', 'info', '/nonexistent/model'], 4, /no such model directory/],
+  ])('%j exits %i with a message that says what was wrong', async (argv, code, message) => {
+    const result = await cli(...argv);
+    expect(result.code).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toContain('fix:');
+  });
+
+  it('the installed binary runs and sets the exit code', async () => {
+    const ok = await run(process.execPath, [
+      binary,
+      'model',
+      'init',
+      '--arch',
+      'small-cnn',
+      '--classes',
+      '2',
+      '--out',
+      join(root, 'cnn'),
+    ]);
+    expect(ok.stdout).toContain('small-cnn');
+    const failure = await run(process.execPath, [binary, 'model', 'info', join(root, 'missing')]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(4);
+    expect(failure?.stderr).toContain('no such model directory');
+  });
+});

@@ -1,0 +1,34 @@
+/**
+ * The medrobust command line. Thin: parse → validate → library call → write artefacts.
+ */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { doctorCommand } from './commands/doctor.ts';
+import { modelCommand } from './commands/model.ts';
+import { describeError, exitCodeOf } from './errors.ts';
+import { usageExitCode } from './exit-codes.ts';
+
+export function createProgram(): Command {
+  return new Command('medrobust')
+    .description(
+      'adversarial robustness of medical image classifiers: train, attack, understand, detect, report',
+    )
+    .version('0.1.0')
+    .exitOverride()
+    .addCommand(modelCommand())
+    .addCommand(doctorCommand());
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed the usage message; help and version exit successfully.
+      return error.exitCode === 0 ? 0 : usageExitCode;
+    }
+    process.stderr.write(`medrobust: ${describeError(error)}\n`);
+    return exitCodeOf(error);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The contracts everything above the engine layer programs against (DESIGN.md §2). Attacks,
+ * detectors and analyses see a `Classifier`: tensors in, tensors out, never a tfjs model or a
+ * backend. An engine turns a `NetworkSpec` and weights into a `Network`; `createClassifier` turns a
+ * network into a classifier and owns input checking and the gradient plumbing, so a new engine
+ * implements the forward pass (and, when it runs outside tfjs, the backward pass from output
+ * cotangents to the input) and nothing else.
+ *
+ * Tensor conventions: images are NHWC float32 within `bounds`; logits are [batch, classes];
+ * spatial taps are NHWC, vector taps [batch, features]. Ownership: whoever receives a tensor
+ * disposes it.
+ */
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Bounds } from '../core/bounds.ts';
+import type { NetworkSpec } from './network-spec.ts';
+import type { WeightMap } from './weights.ts';
+
+export interface ModelInfo {
+  readonly name: string;
+  /** [height, width, channels] of one input image. */
+  readonly inputShape: readonly [number, number, number];
+  readonly classNames: readonly string[];
+  /** The valid input range; images are in [0, 1] for every model medrobust builds. */
+  readonly bounds: Bounds;
+  /** Names of the activations that can be tapped, in graph order. */
+  readonly layers: readonly string[];
+}
+
+export interface Outputs {
+  readonly logits: Tensor2D;
+  readonly taps: ReadonlyMap<string, Tensor>;
+}
+
+/** A per-sample scalar written with tfjs ops: shape [batch]. */
+export type Objective = (outputs: Outputs) => Tensor1D;
+
+export interface Classifier {
+  readonly info: ModelInfo;
+  /** Logits and the requested taps; no gradient is recorded. */
+  predict(x: Tensor4D, taps?: readonly string[]): Outputs;
+  /** The objective's per-sample value and its gradient with respect to the input. */
+  valueAndGrad(
+    x: Tensor4D,
+    objective: Objective,
+    taps?: readonly string[],
+  ): { readonly value: Tensor1D; readonly grad: Tensor4D };
+}
+
+/** Cotangents of the outputs: the gradient of a scalar with respect to the logits and each tap. */
+export interface Cotangents {
+  readonly logits: Tensor2D;
+  readonly taps: ReadonlyMap<string, Tensor>;
+}
+
+/** One forward pass whose backward pass can be asked for once the cotangents are known. */
+export interface ForwardPass {
+  readonly outputs: Outputs;
+  /** Input gradient for the given output cotangents (a vector–Jacobian product). */
+  pullback(cotangents: Cotangents): Tensor4D;
+  /** Frees whatever the engine kept for the backward pass (not the outputs). */
+  release(): void;
+}
+
+export type ForwardPurpose = 'predict' | 'gradient';
+
+export interface Network {
+  readonly spec: NetworkSpec;
+  /**
+   * True when `forward` is built from tfjs ops, so tfjs can differentiate through it; engines that
+   * run the network elsewhere return false and implement `forwardWithPullback`.
+   */
+  readonly differentiable: boolean;
+  /**
+   * Inference-mode forward pass (batch norm uses running statistics, dropout is off). `purpose`
+   * says whether a gradient will be taken through it: `predict` lets an engine use kernels without
+   * a cheap input gradient (tfjs' fused convolution computes the filter gradient too).
+   */
+  forward(x: Tensor4D, taps: readonly string[], purpose: ForwardPurpose): Outputs;
+  forwardWithPullback(x: Tensor4D, taps: readonly string[]): ForwardPass;
+  /** The weights in PyTorch names and layouts. */
+  exportWeights(): WeightMap;
+  dispose(): void;
+}
+
+export interface BuildOptions {
+  /** Fold batch norm into the preceding convolution (default true; exact in inference mode). */
+  readonly foldBatchNorm?: boolean;
+}
+
+export type EngineName = 'wasm' | 'cpu';
+
+export interface Engine {
+  readonly name: EngineName;
+  buildNetwork(spec: NetworkSpec, weights: WeightMap, options?: BuildOptions): Network;
+  /** What a user may want to know: backend, threads, versions. */
+  describe(): Readonly<Record<string, string | number | boolean>>;
+}
