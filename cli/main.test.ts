@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hasSharedData } from '../test/support/data.ts';
 import { main } from './main.ts';
 
 const run = promisify(execFile);
@@ -129,6 +130,23 @@ describe('medrobust model', () => {
     expect(result.code).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toContain('fix:');
+  });
+
+  it.skipIf(!hasSharedData)('the README demo runs on real PneumoniaMNIST images', async () => {
+    const result = await cli('demo', '--arch', 'small-cnn', '--images', '6', '--batch', '4');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/test split, 624 images 28×28×1, using 6/);
+    expect(result.stdout).toMatch(
+      /gradient .* images\/s of ∂CE\/∂x; mean .* 0 images with an all-zero gradient/,
+    );
+  });
+
+  it('the demo names a missing dataset file and how to fix it', async () => {
+    const result = await cli('demo', '--data', join(root, 'missing.npz'));
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(
+      /missing\.npz: cannot read the dataset[\s\S]*fix: pass a MedMNIST \.npz file/,
+    );
   });
 
   it('the installed binary runs and sets the exit code', async () => {

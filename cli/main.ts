@@ -2,6 +2,7 @@
  * The medrobust command line. Thin: parse → validate → library call → write artefacts.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { demoCommand } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { modelCommand } from './commands/model.ts';
 import { describeError, exitCodeOf } from './errors.ts';
@@ -15,7 +16,8 @@ export function createProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .addCommand(modelCommand())
-    .addCommand(doctorCommand());
+    .addCommand(doctorCommand())
+    .addCommand(demoCommand());
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

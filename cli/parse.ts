@@ -52,3 +52,19 @@ export function parseList(value: string): string[] {
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
 }
+
+export function parseNumberList(option: string) {
+  return (value: string): number[] => {
+    const numbers = parseList(value).map(Number);
+    if (numbers.length === 0 || numbers.some((number) => !Number.isFinite(number))) {
+      throw new MedrobustError(
+        'invalid-argument',
+        `${option} must be comma-separated numbers, got "${value}"`,
+        {
+          hint: `for example ${option} 0.5 or ${option} 0.485,0.456,0.406`,
+        },
+      );
+    }
+    return numbers;
+  };
+}

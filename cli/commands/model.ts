@@ -6,7 +6,7 @@ import { MedrobustError } from '../../src/core/errors.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import { createModel, type ModelSummary, summarizeModel } from '../../src/models/model.ts';
 import { readModelDirectory, writeModelDirectory } from '../../src/node/model-directory.ts';
-import { parseChoice, parseInteger, parseList, parsePositiveNumber } from '../parse.ts';
+import { parseChoice, parseInteger, parseList, parseNumberList, parsePositiveNumber } from '../parse.ts';
 
 function formatSummary(summary: ModelSummary): string {
   const { architecture } = summary;
@@ -53,6 +53,16 @@ export function modelCommand(): Command {
       parseChoice('--stem', ['small', 'imagenet'] as const),
     )
     .option('--class-names <names>', 'comma-separated class names', parseList)
+    .option(
+      '--mean <values>',
+      'per-channel mean of the preprocessing, e.g. 0.485,0.456,0.406 (default 0.5)',
+      parseNumberList('--mean'),
+    )
+    .option(
+      '--std <values>',
+      'per-channel std of the preprocessing, e.g. 0.229,0.224,0.225 (default 0.5)',
+      parseNumberList('--std'),
+    )
     .option('--name <name>', 'model name')
     .option('--seed <n>', 'initialisation seed', parseInteger('--seed', 0), 0)
     .action(async (options) => {
@@ -61,7 +71,23 @@ export function modelCommand(): Command {
           hint: 'use --channels 1 or --channels 3',
         });
       }
+      const channels = options.channels;
+      const perChannel = (values: number[] | undefined, name: string) => {
+        if (values === undefined) return new Array<number>(channels).fill(0.5);
+        if (values.length === 1) return new Array<number>(channels).fill(values[0] ?? 0.5);
+        if (values.length !== channels) {
+          throw new MedrobustError(
+            'invalid-argument',
+            `${name} needs 1 or ${channels} values, got ${values.length}`,
+            {
+              hint: `give one value per input channel, e.g. ${name} ${new Array(channels).fill(0.5).join(',')}`,
+            },
+          );
+        }
+        return values;
+      };
       const { manifest, weights } = createModel({
+        preprocessing: { mean: perChannel(options.mean, '--mean'), std: perChannel(options.std, '--std') },
         architecture: {
           arch: options.arch,
           classes: options.classes,
