@@ -5,13 +5,20 @@
  * - a network that runs elsewhere returns its outputs, the objective's gradient with respect to those
  *   outputs is taken in tfjs (cheap), and the cotangents go back to the engine's own backward pass.
  * Both paths give the gradient of Σ_batch objective, i.e. each sample's own gradient, because samples
- * do not interact in inference mode.
+ * do not interact in inference mode, and both scale tiny cotangents per sample against underflow and
+ * denormal slow paths (cotangent-scaling.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assert, defined } from '../core/assert.ts';
 import type { Bounds } from '../core/bounds.ts';
 import { MedrobustError } from '../core/errors.ts';
 import type { Classifier, ModelInfo, Network, Objective, Outputs } from './contracts.ts';
+import {
+  cotangentScale,
+  createCotangentScaler,
+  scaleCotangent,
+  unscaleGradient,
+} from './cotangent-scaling.ts';
 
 export interface ClassifierDescription {
   readonly name: string;
@@ -70,12 +77,16 @@ export function createClassifier(network: Network, description: ClassifierDescri
 
   const valueAndGradInTfjs = (x: tf.Tensor4D, objective: Objective, taps: readonly string[]) =>
     tf.tidy(() => {
+      const scaler = createCotangentScaler();
       const { value, grad } = tf.valueAndGrad((input: tf.Tensor4D) => {
-        const value = objective(network.forward(input, taps, 'gradient'));
+        const value = objective(scaler.wrap(network.forward(input, taps, 'gradient')));
         checkObjectiveValue(value, x.shape[0]);
         return value;
       })(x);
-      return { value: value as tf.Tensor1D, grad: grad as tf.Tensor4D };
+      const scale = scaler.scale();
+      const unscaled = scale === undefined ? grad : unscaleGradient(grad as tf.Tensor4D, scale);
+      scale?.dispose();
+      return { value: value as tf.Tensor1D, grad: unscaled as tf.Tensor4D };
     });
 
   const valueAndGradByPullback = (x: tf.Tensor4D, objective: Objective, taps: readonly string[]) => {
@@ -100,15 +111,19 @@ export function createClassifier(network: Network, description: ClassifierDescri
           undefined,
           true,
         );
+        const scale = cotangentScale(grads[0] ?? grads.find((g) => g !== undefined && g !== null) ?? value);
         const cotangent = (index: number) => {
           const primal = defined(primals[index], () => `cotangent ${index}`);
-          return grads[index] ?? tf.zerosLike(primal);
+          const gradient = grads[index];
+          return gradient === undefined || gradient === null
+            ? tf.zerosLike(primal)
+            : scaleCotangent(gradient, scale);
         };
         const grad = pass.pullback({
           logits: cotangent(0) as tf.Tensor2D,
           taps: new Map(taps.map((tap, index) => [tap, cotangent(index + 1)])),
         });
-        return { value: value as tf.Tensor1D, grad };
+        return { value: value as tf.Tensor1D, grad: unscaleGradient(grad, scale) };
       });
     } finally {
       pass.release();

@@ -12,10 +12,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../../core/errors.ts';
 import type { BuildOptions, Engine, Network } from '../contracts.ts';
 import type { NetworkSpec } from '../network-spec.ts';
+import { useWasmKernels, type WasmKernels } from '../wasm/kernels.ts';
 import type { WeightMap } from '../weights.ts';
 import { TfjsNetwork } from './tfjs-network.ts';
 
 export type TfjsEngineName = 'wasm' | 'cpu';
+
+export interface TfjsEngineOptions {
+  /** wasm only: medrobust's kernel pack (`ours`, default) or tfjs' stock kernels, for benchmarks. */
+  readonly kernels?: WasmKernels;
+}
 
 async function activateBackend(name: TfjsEngineName): Promise<void> {
   // Production mode: no debug checks, and no console banner suggesting tfjs-node (which cannot be
@@ -38,8 +44,10 @@ async function activateBackend(name: TfjsEngineName): Promise<void> {
   }
 }
 
-export async function loadTfjsEngine(name: TfjsEngineName): Promise<Engine> {
+export async function loadTfjsEngine(name: TfjsEngineName, options: TfjsEngineOptions = {}): Promise<Engine> {
   await activateBackend(name);
+  const kernels = options.kernels ?? 'ours';
+  if (name === 'wasm') useWasmKernels(kernels);
   const checkBackend = () => {
     const active = tf.getBackend();
     if (active !== name) {
@@ -59,7 +67,12 @@ export async function loadTfjsEngine(name: TfjsEngineName): Promise<Engine> {
       return new TfjsNetwork(spec, weights, checkBackend, options);
     },
     describe() {
-      return { engine: name, backend: tf.getBackend(), tfjs: tf.version_core };
+      return {
+        engine: name,
+        backend: tf.getBackend(),
+        tfjs: tf.version_core,
+        ...(name === 'wasm' ? { kernels } : {}),
+      };
     },
   };
 }
