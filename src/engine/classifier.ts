@@ -158,6 +158,7 @@ export function withPullbackGradients(network: Network): Network {
     differentiable: false,
     forward: (x, taps, purpose) => network.forward(x, taps, purpose),
     forwardWithPullback: (x, taps) => network.forwardWithPullback(x, taps),
+    trainStep: (batch, optimiser) => network.trainStep(batch, optimiser),
     exportWeights: () => network.exportWeights(),
     dispose: () => network.dispose(),
   };

@@ -63,6 +63,41 @@ export interface ForwardPass {
 
 export type ForwardPurpose = 'predict' | 'gradient';
 
+/** One training batch. Labels are class indices (int32, [batch]) or, for multi-label tasks, 0/1 ([batch, classes]). */
+export interface TrainingBatch {
+  readonly x: Tensor4D;
+  readonly labels: Tensor1D | Tensor2D;
+  /** Per-class loss weights (PyTorch `CrossEntropyLoss(weight=...)` semantics: a weighted mean). */
+  readonly classWeights?: readonly number[];
+}
+
+/**
+ * Optimiser settings, PyTorch semantics: SGD keeps v ← μ·v + g (Nesterov optional), Adam the usual
+ * moments; weight decay adds λ·w to each gradient (`torch.optim.SGD(weight_decay=λ)`). The learning
+ * rate may change from step to step (schedules); the optimiser's state lives in the network.
+ */
+export type OptimiserSettings =
+  | {
+      readonly kind: 'sgd';
+      readonly learningRate: number;
+      readonly momentum?: number;
+      readonly nesterov?: boolean;
+      readonly weightDecay?: number;
+    }
+  | {
+      readonly kind: 'adam';
+      readonly learningRate: number;
+      readonly beta1?: number;
+      readonly beta2?: number;
+      readonly epsilon?: number;
+      readonly weightDecay?: number;
+    };
+
+export interface TrainStepResult {
+  /** Mean loss over the batch before the update. */
+  readonly loss: number;
+}
+
 export interface Network {
   readonly spec: NetworkSpec;
   /**
@@ -77,6 +112,11 @@ export interface Network {
    */
   forward(x: Tensor4D, taps: readonly string[], purpose: ForwardPurpose): Outputs;
   forwardWithPullback(x: Tensor4D, taps: readonly string[]): ForwardPass;
+  /**
+   * One optimisation step in training mode (batch norm on batch statistics, updating its running
+   * statistics as PyTorch does; dropout on). Later forward passes use the updated weights.
+   */
+  trainStep(batch: TrainingBatch, optimiser: OptimiserSettings): TrainStepResult;
   /** The weights in PyTorch names and layouts. */
   exportWeights(): WeightMap;
   dispose(): void;

@@ -17,10 +17,15 @@ import type {
   ForwardPass,
   ForwardPurpose,
   Network,
+  OptimiserSettings,
   Outputs,
+  TrainingBatch,
+  TrainStepResult,
 } from '../contracts.ts';
 import { inputNodeId, type LayerSpec, type NetworkSpec, validateNetworkSpec } from '../network-spec.ts';
 import { checkWeights, type HostTensor, type WeightMap } from '../weights.ts';
+import { denseToTfjs, filterToTfjs } from './layouts.ts';
+import { TfjsTrainer } from './tfjs-training.ts';
 
 type Step = (values: Map<string, tf.Tensor>, purpose: ForwardPurpose) => void;
 
@@ -31,31 +36,6 @@ interface FoldedConvolution {
 
 function weight(weights: WeightMap, name: string): HostTensor {
   return defined(weights.get(name), () => `tfjs-network: weight "${name}" missing after checkWeights`);
-}
-
-/** OIHW (PyTorch) → HWIO (tfjs). */
-function filterToTfjs(filter: Float32Array, out: number, input: number, kernel: number): tf.Tensor4D {
-  const converted = new Float32Array(filter.length);
-  for (let o = 0; o < out; o++) {
-    for (let i = 0; i < input; i++) {
-      for (let h = 0; h < kernel; h++) {
-        for (let w = 0; w < kernel; w++) {
-          converted[((h * kernel + w) * input + i) * out + o] =
-            filter[((o * input + i) * kernel + h) * kernel + w] ?? 0;
-        }
-      }
-    }
-  }
-  return tf.tensor4d(converted, [kernel, kernel, input, out]);
-}
-
-/** [out, in] (PyTorch) → [in, out] (tfjs). */
-function denseToTfjs(matrix: Float32Array, out: number, input: number): tf.Tensor2D {
-  const converted = new Float32Array(matrix.length);
-  for (let o = 0; o < out; o++) {
-    for (let i = 0; i < input; i++) converted[i * out + o] = matrix[o * input + i] ?? 0;
-  }
-  return tf.tensor2d(converted, [input, out]);
 }
 
 function foldBatchNorm(
@@ -86,21 +66,52 @@ export class TfjsNetwork implements Network {
   /** Node id → id of the node whose value it shares after folding and fusing. */
   private readonly aliases = new Map<string, string>();
   private readonly constants: tf.Tensor[] = [];
+  private readonly fold: boolean;
+  /** Created by the first training step; the inference graph is recompiled from it when stale. */
+  private trainer: TfjsTrainer | undefined;
+  private stale = false;
   private disposed = false;
 
   constructor(
     readonly spec: NetworkSpec,
-    private readonly weights: WeightMap,
+    private weights: WeightMap,
     private readonly checkBackend: () => void,
     options: BuildOptions = {},
   ) {
     validateNetworkSpec(spec);
     checkWeights(spec, weights, 'model weights');
-    this.compile(options.foldBatchNorm ?? true);
+    this.fold = options.foldBatchNorm ?? true;
+    this.compile(this.fold);
   }
 
+  trainStep(batch: TrainingBatch, optimiser: OptimiserSettings): TrainStepResult {
+    this.checkUsable();
+    this.trainer ??= new TfjsTrainer(this.spec, this.weights);
+    const result = this.trainer.step(batch, optimiser);
+    this.stale = true;
+    return result;
+  }
+
+  /** After training, rebuild the (folded) inference graph from the current weights. */
+  private refresh(): void {
+    if (!this.stale || this.trainer === undefined) return;
+    this.weights = this.trainer.exportWeights();
+    for (const tensor of this.constants) tensor.dispose();
+    this.constants.length = 0;
+    this.steps.length = 0;
+    this.aliases.clear();
+    this.compile(this.fold);
+    this.stale = false;
+  }
+
+  private checkUsable(): void {
+    if (this.disposed) throw new MedrobustError('invalid-argument', 'this network has been disposed');
+    this.checkBackend();
+  }
+
+  /** Constants outlive the caller's tf.tidy (the graph may be recompiled inside one after training). */
   private constant<T extends tf.Tensor>(tensor: T): T {
-    this.constants.push(tensor);
+    this.constants.push(tf.keep(tensor));
     return tensor;
   }
 
@@ -267,8 +278,8 @@ export class TfjsNetwork implements Network {
   }
 
   forward(x: tf.Tensor4D, taps: readonly string[], purpose: ForwardPurpose): Outputs {
-    if (this.disposed) throw new MedrobustError('invalid-argument', 'this network has been disposed');
-    this.checkBackend();
+    this.checkUsable();
+    this.refresh();
     this.checkTaps(taps);
     const values = new Map<string, tf.Tensor>([[inputNodeId, x]]);
     for (const step of this.steps) step(values, purpose);
@@ -307,12 +318,14 @@ export class TfjsNetwork implements Network {
   }
 
   exportWeights(): WeightMap {
+    this.refresh();
     return this.weights;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.trainer?.dispose();
     for (const tensor of this.constants) tensor.dispose();
     this.constants.length = 0;
   }
