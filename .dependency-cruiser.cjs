@@ -31,12 +31,20 @@ const forbidden = layers.map((layer) => ({
   name: `layer-${layer}`,
   comment: `src/${layer} may import only: ${allowed[layer].join(', ') || 'nothing above core'} (DESIGN.md §1)`,
   severity: 'error',
-  from: { path: `^src/${layer}/` },
+  from: { path: `^src/${layer}/`, pathNot: '^src/engine/load-engine\\.ts$' },
   to: {
     path: `^src/(${layers.filter((other) => other !== layer && !allowed[layer].includes(other)).join('|')}|node)/`,
   },
 }));
 forbidden.push(
+  {
+    name: 'engine-loader-only-imports-node',
+    comment:
+      'the Node engine loader may import src/node (worker threads, native addons), nothing else below it',
+    severity: 'error',
+    from: { path: '^src/engine/load-engine\\.ts$' },
+    to: { path: `^src/(${layers.filter((other) => other !== 'engine' && other !== 'core').join('|')})/` },
+  },
   {
     name: 'library-never-imports-apps',
     comment: 'src/ is the library: it never imports cli/, server/ or web/',

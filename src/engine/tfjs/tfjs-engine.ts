@@ -21,6 +21,10 @@ export type TfjsEngineName = 'wasm' | 'cpu';
 export interface TfjsEngineOptions {
   /** wasm only: medrobust's kernel pack (`ours`, default) or tfjs' stock kernels, for benchmarks. */
   readonly kernels?: WasmKernels;
+  /** wasm only: the thread count the backend was started with (reported by describe()). */
+  readonly threads?: number;
+  /** A one-line warning from start-up (e.g. threads fell back to one), reported by describe(). */
+  readonly warning?: string;
 }
 
 async function activateBackend(name: TfjsEngineName): Promise<void> {
@@ -71,7 +75,8 @@ export async function loadTfjsEngine(name: TfjsEngineName, options: TfjsEngineOp
         engine: name,
         backend: tf.getBackend(),
         tfjs: tf.version_core,
-        ...(name === 'wasm' ? { kernels } : {}),
+        ...(name === 'wasm' ? { kernels, threads: options.threads ?? 1 } : {}),
+        ...(options.warning === undefined ? {} : { warning: options.warning }),
       };
     },
   };

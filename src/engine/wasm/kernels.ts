@@ -241,8 +241,14 @@ function polyphaseFilter(filter: TensorInfo, stride: number, backend: WasmBacken
     },
     backend,
   );
-  const phases = call('Reshape', { x: padded }, { shape: [tapsH, stride, tapsW, stride, ci, co] }, backend);
-  const arranged = call('Transpose', { x: phases }, { perm: [0, 2, 5, 1, 3, 4] }, backend); // [T, T, co, s, s, ci]
+  // [T, s, T, s, ci, co] → [T, T, co, s, s, ci] as three low-rank transposes (wasm's generic N-d
+  // transpose is about ten times slower): swap ci/co, then move s_h past T_w, then (s_h s_w) past co.
+  const pairs = call('Reshape', { x: padded }, { shape: [tapsH * stride * tapsW * stride, ci, co] }, backend);
+  const swapped = call('Transpose', { x: pairs }, { perm: [0, 2, 1] }, backend); // [.., co, ci]
+  const first = call('Reshape', { x: swapped }, { shape: [tapsH, stride, tapsW, stride * co * ci] }, backend);
+  const moved = call('Transpose', { x: first }, { perm: [0, 2, 1, 3] }, backend); // [T, T, s, s·co·ci]
+  const second = call('Reshape', { x: moved }, { shape: [tapsH * tapsW, stride * stride, co, ci] }, backend);
+  const arranged = call('Transpose', { x: second }, { perm: [0, 2, 1, 3] }, backend); // [T·T, co, s·s, ci]
   const rows = call(
     'Reshape',
     { x: arranged },
@@ -251,7 +257,7 @@ function polyphaseFilter(filter: TensorInfo, stride: number, backend: WasmBacken
   );
   const flipped = reverseRows(rows, backend);
   const out = call('Reshape', { x: flipped }, { shape: [tapsH, tapsW, co, stride * stride * ci] }, backend);
-  release(backend, padded, phases, arranged, rows, flipped);
+  release(backend, padded, pairs, swapped, first, moved, second, arranged, rows, flipped);
   return out;
 }
 

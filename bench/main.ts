@@ -1,0 +1,19 @@
+/**
+ * `npm run bench -- NAME [options]`: medrobust's benchmarks (never timed tests).
+ */
+import { engineBenchmark } from './engine.ts';
+
+const benchmarks: Readonly<Record<string, (argv: readonly string[]) => Promise<void>>> = Object.freeze({
+  engine: engineBenchmark,
+});
+
+const [name = '', ...rest] = process.argv.slice(2);
+const benchmark = benchmarks[name];
+if (benchmark === undefined) {
+  process.stderr.write(
+    `usage: npm run bench -- NAME [options]; NAME is one of: ${Object.keys(benchmarks).join(', ')}\n`,
+  );
+  process.exitCode = 2;
+} else {
+  await benchmark(rest);
+}
