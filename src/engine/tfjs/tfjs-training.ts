@@ -1,7 +1,8 @@
 /**
  * Training on the tfjs engines: the NetworkSpec in training mode on tf.Variables, PyTorch
  * semantics throughout so a run here and a run in PyTorch (or on the native engine) agree:
- * - batch norm normalises with the batch mean and biased variance over N·H·W and updates
+ * - batch norm (batch-norm.ts, closed-form backward) normalises with the batch mean and biased
+ *   variance over N·H·W and updates
  *   running_mean ← (1 − m)·running_mean + m·mean and running_var ← (1 − m)·running_var +
  *   m·var·n/(n − 1) (unbiased), num_batches_tracked += 1;
  * - dropout is inverted dropout, seeded per step;
@@ -18,6 +19,7 @@ import { MedrobustError } from '../../core/errors.ts';
 import type { OptimiserSettings, TrainingBatch, TrainStepResult } from '../contracts.ts';
 import { inputNodeId, type NetworkSpec, parameterSpecs } from '../network-spec.ts';
 import type { HostTensor, WeightMap } from '../weights.ts';
+import { batchNormTraining } from './batch-norm.ts';
 import { denseFromTfjs, denseToTfjs, filterFromTfjs, filterToTfjs } from './layouts.ts';
 
 let instances = 0;
@@ -82,17 +84,20 @@ export class TfjsTrainer {
           break;
         }
         case 'batchNorm': {
-          const { mean, variance } = tf.moments(input, [0, 1, 2]);
           const [n, h, w] = input.shape as [number, number, number, number];
-          statistics.push({ name: layer.name, mean, variance, count: n * h * w });
-          output = tf.batchNorm(
-            input,
-            mean,
-            variance,
-            this.variable(`${layer.name}.bias`),
-            this.variable(`${layer.name}.weight`),
+          const result = batchNormTraining(
+            input as tf.Tensor4D,
+            this.variable(`${layer.name}.weight`) as tf.Tensor1D,
+            this.variable(`${layer.name}.bias`) as tf.Tensor1D,
             layer.epsilon,
           );
+          statistics.push({
+            name: layer.name,
+            mean: result.mean,
+            variance: result.variance,
+            count: n * h * w,
+          });
+          output = result.y;
           break;
         }
         case 'relu':
