@@ -19,7 +19,10 @@ export interface EngineCase {
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as EngineCase;
-const engine = await loadEngine(spec.engine, { kernels: spec.kernels, threads: spec.threads });
+const engine = await loadEngine(spec.engine, {
+  kernels: spec.kernels,
+  ...(spec.threads > 0 ? { threads: spec.threads } : {}),
+});
 const threads = Number(engine.describe().threads ?? 1);
 const { manifest, weights } = createModel({
   architecture: { arch: spec.model, classes: 2, channels: 3, size: spec.size },

@@ -133,11 +133,23 @@ describe('medrobust model', () => {
   });
 
   it.skipIf(!hasSharedData)('the README demo runs on real PneumoniaMNIST images', async () => {
-    const result = await cli('demo', '--arch', 'small-cnn', '--images', '6', '--batch', '4');
+    const result = await cli(
+      'demo',
+      '--train-images',
+      '128',
+      '--epochs',
+      '1',
+      '--images',
+      '6',
+      '--batch',
+      '32',
+    );
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/test split, 624 images 28×28×1, using 6/);
+    expect(result.stdout).toMatch(/128 training and 624 test images, 28×28×1, classes normal \/ pneumonia/);
+    expect(result.stdout).toMatch(/train +epoch 1\/1: loss \d/);
+    expect(result.stdout).toMatch(/test +accuracy \d+\.\d%; recall normal \d+\.\d%, pneumonia \d+\.\d%/);
     expect(result.stdout).toMatch(
-      /gradient .* images\/s of ∂CE\/∂x; mean .* 0 images with an all-zero gradient/,
+      /gradient .* images\/s of ∂CE\/∂x on 6 test images; .* 0 all-zero gradients/,
     );
   });
 

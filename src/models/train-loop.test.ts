@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { activate, maxRelativeDifference, tinyModel } from '../../test/support/engines.ts';
+import { Random } from '../core/random.ts';
+import { inverseFrequencyWeights, trainLoop } from './train-loop.ts';
+
+/** 24 grey 8×8 images: class 1 has a bright top-left quadrant; 3 of 4 images are class 0. */
+function syntheticSet() {
+  const random = new Random(11);
+  const labels = Int32Array.from({ length: 24 }, (_, i) => (i % 4 === 0 ? 1 : 0));
+  const images = new Float32Array(24 * 64);
+  labels.forEach((label, n) => {
+    for (let p = 0; p < 64; p++) {
+      images[n * 64 + p] = (label === 1 && p % 8 < 4 && p < 32 ? 0.8 : 0.2) + random.uniformIn(-0.1, 0.1);
+    }
+  });
+  return { images, labels, shape: [24, 8, 8, 1] as const, classes: 2 };
+}
+
+describe('training loop', () => {
+  it('weights classes by N / (K · count), as a balanced loss needs', () => {
+    // 6 images: four of class 0, two of class 1, none of class 2.
+    expect(inverseFrequencyWeights(Int32Array.from([0, 0, 0, 0, 1, 1]), 3)).toEqual([0.5, 1, 0]);
+  });
+
+  it('reduces the loss, reports every epoch, and is repeatable under a seed', async () => {
+    const engine = await activate('wasm');
+    const run = () => {
+      const model = tinyModel(
+        engine,
+        { arch: 'small-cnn', classes: 2, channels: 1, size: 8, width: 0.25 },
+        3,
+      );
+      const epochs: number[] = [];
+      const reports = trainLoop(model.network, syntheticSet(), {
+        epochs: 4,
+        batchSize: 8,
+        optimiser: { kind: 'adam', learningRate: 0.01 },
+        seed: 5,
+        balanceClasses: true,
+        onEpoch: (report) => epochs.push(report.epoch),
+      });
+      const weights = model.network.exportWeights().get('fc.weight')?.data ?? new Float32Array();
+      model.network.dispose();
+      return { reports, weights, epochs };
+    };
+    const before = tf.memory().numTensors;
+    const first = run();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(first.epochs).toEqual([1, 2, 3, 4]);
+    expect(first.reports.at(-1)?.meanLoss ?? 1).toBeLessThan(0.5 * (first.reports[0]?.meanLoss ?? 0));
+    const second = run();
+    expect(maxRelativeDifference(second.weights, first.weights)).toBe(0);
+  });
+
+  it('rejects mismatched images and labels', async () => {
+    const engine = await activate('wasm');
+    const model = tinyModel(engine, { arch: 'small-cnn', classes: 2, channels: 1, size: 8, width: 0.25 });
+    const set = { ...syntheticSet(), labels: Int32Array.from([0, 1]) };
+    expect(() =>
+      trainLoop(model.network, set, {
+        epochs: 1,
+        batchSize: 8,
+        optimiser: { kind: 'sgd', learningRate: 0.1 },
+        seed: 0,
+      }),
+    ).toThrowError(/24 images and 2 labels/);
+    model.network.dispose();
+  });
+});
