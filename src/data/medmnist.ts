@@ -5,21 +5,13 @@
  */
 import { basename } from 'node:path';
 import { MedrobustError } from '../core/errors.ts';
+import type { ImageSet } from './image-set.ts';
 import type { NpzArchive } from './npz.ts';
+
+export type { ImageSet } from './image-set.ts';
 
 export const splits = ['train', 'val', 'test'] as const;
 export type Split = (typeof splits)[number];
-
-export interface ImageSet {
-  /** NHWC float32 in [0, 1]. */
-  readonly images: Float32Array;
-  /** [count, height, width, channels]. */
-  readonly shape: readonly [number, number, number, number];
-  /** [count × labelsPerImage] integers. */
-  readonly labels: Int32Array;
-  readonly labelsPerImage: number;
-  readonly classNames: readonly string[];
-}
 
 /** Class names of the binary sets in ../shared/data (MedMNIST v2 info). */
 const knownClassNames: Readonly<Record<string, readonly string[]>> = {
