@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { hasSharedData } from '../test/support/data.ts';
+import { breastPath, hasSharedData } from '../test/support/data.ts';
 import { main } from './main.ts';
 
 const run = promisify(execFile);
@@ -151,6 +151,24 @@ describe('medrobust model', () => {
     expect(result.stdout).toMatch(
       /gradient .* images\/s of ∂CE\/∂x on 6 test images; .* 0 all-zero gradients/,
     );
+  });
+
+  it.skipIf(!hasSharedData)('data info prints splits, classes, counts and the md5 status', async () => {
+    const text = await cli('data', 'info', breastPath);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(
+      'checksum md5 750601b1f35ba3300ea97c75c52ff8f6: matches the official release',
+    );
+    expect(text.stdout).toMatch(/test +156 images 28×28×1, values 0\.000…0\.996, per class 42 \/ 114/);
+    const json = JSON.parse((await cli('data', 'info', breastPath, '--json')).stdout);
+    expect(json).toMatchObject({
+      format: 'medmnist',
+      task: 'binary',
+      classNames: ['malignant', 'normal, benign'],
+    });
+    const missing = await cli('data', 'info', join(root, 'nothing.npz'));
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toMatch(/nothing\.npz: no such file or folder[\s\S]*fix:/);
   });
 
   it('the demo names a missing dataset file and how to fix it', async () => {

@@ -2,6 +2,7 @@
  * The medrobust command line. Thin: parse → validate → library call → write artefacts.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { dataCommand } from './commands/data.ts';
 import { demoCommand } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { modelCommand } from './commands/model.ts';
@@ -16,6 +17,7 @@ export function createProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .addCommand(modelCommand())
+    .addCommand(dataCommand())
     .addCommand(doctorCommand())
     .addCommand(demoCommand());
 }

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { breastPath, cifarPath, hasSharedData, pneumoniaPath } from '../../test/support/data.ts';
+import { openDataset, summarizeSplit } from './datasets.ts';
+
+/** Debian's dataset-fashion-mnist package (installed by .ci/run). */
+const fashionMnist = '/usr/share/datasets/fashion-mnist';
+
+describe('opening datasets', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'medrobust-data-'));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it.skipIf(!hasSharedData)(
+    'verifies the official md5 of PneumoniaMNIST and BreastMNIST and reads every split',
+    async () => {
+      const pneumonia = await openDataset(pneumoniaPath);
+      expect(pneumonia.checksum).toEqual({ status: 'verified', md5: '28209eda62fecd6e6a2d98b1501bb15f' });
+      expect(pneumonia.splits).toEqual(['train', 'val', 'test']);
+      // Class balance from ../shared/data/README.md: train 1214 / 3494, test 234 / 390.
+      expect(summarizeSplit('train', pneumonia.read('train')).classCounts).toEqual([1214, 3494]);
+      expect(summarizeSplit('test', pneumonia.read('test')).classCounts).toEqual([234, 390]);
+      const breast = await openDataset(breastPath);
+      expect(breast.checksum?.status).toBe('verified');
+      expect(breast.read('val').shape).toEqual([78, 28, 28, 1]);
+    },
+  );
+
+  it.skipIf(!hasSharedData)(
+    'rejects an official name whose md5 differs, and accepts the same bytes under another name',
+    async () => {
+      const bytes = await readFile(breastPath);
+      bytes[bytes.length - 30] = (bytes[bytes.length - 30] ?? 0) ^ 0xff; // inside the zip's central directory comment area
+      const official = join(root, 'breastmnist.npz');
+      await writeFile(official, bytes);
+      await expect(openDataset(official)).rejects.toThrowError(
+        /md5 [0-9a-f]+ differs from the official breastmnist \(28 px\) release/,
+      );
+      const renamed = join(root, 'my-breast.npz');
+      await copyFile(breastPath, renamed);
+      expect((await openDataset(renamed)).checksum?.status).toBe('not-official');
+    },
+  );
+
+  it.skipIf(!hasSharedData)('reads CIFAR-10 test with its class names', async () => {
+    const cifar = await openDataset(cifarPath);
+    expect(cifar.format).toBe('cifar-npz');
+    const summary = summarizeSplit('test', cifar.read('test'));
+    expect(summary.classCounts).toEqual(new Array(10).fill(1000));
+    expect(summary.shape).toEqual([32, 32, 3]);
+  });
+
+  it.skipIf(!existsSync(fashionMnist))(
+    'reads Debian’s Fashion-MNIST (60 000 / 10 000 images, 6 000 / 1 000 per class)',
+    async () => {
+      const dataset = await openDataset(fashionMnist);
+      expect(dataset.splits).toEqual(['train', 'test']);
+      expect(summarizeSplit('train', dataset.read('train'))).toMatchObject({
+        count: 60_000,
+        shape: [28, 28, 1],
+      });
+      expect(summarizeSplit('test', dataset.read('test')).classCounts).toEqual(new Array(10).fill(1000));
+    },
+  );
+
+  it('reads a folder of gzipped IDX files as train and test splits', async () => {
+    const folder = join(root, 'idx');
+    await mkdir(folder, { recursive: true });
+    const idx = (shape: number[], data: number[]) => {
+      const out = new Uint8Array(4 + 4 * shape.length + data.length);
+      out.set([0, 0, 8, shape.length]);
+      shape.forEach((size, axis) => new DataView(out.buffer).setUint32(4 + 4 * axis, size, false));
+      out.set(data, 4 + 4 * shape.length);
+      return gzipSync(out);
+    };
+    await writeFile(join(folder, 'train-images-idx3-ubyte.gz'), idx([3, 2, 2], new Array(12).fill(128)));
+    await writeFile(join(folder, 'train-labels-idx1-ubyte.gz'), idx([3], [1, 2, 3]));
+    await writeFile(join(folder, 't10k-images-idx3-ubyte.gz'), idx([1, 2, 2], [0, 0, 0, 255]));
+    await writeFile(join(folder, 't10k-labels-idx1-ubyte.gz'), idx([1], [7]));
+    const dataset = await openDataset(folder);
+    expect(dataset).toMatchObject({ format: 'idx', splits: ['train', 'test'] });
+    expect(summarizeSplit('test', dataset.read('test'))).toMatchObject({ count: 1, minimum: 0, maximum: 1 });
+  });
+
+  it('names a missing path and an unknown layout', async () => {
+    await expect(openDataset(join(root, 'missing.npz'))).rejects.toThrowError(
+      /missing\.npz: no such file or folder/,
+    );
+    const empty = join(root, 'empty');
+    await mkdir(empty, { recursive: true });
+    await expect(openDataset(empty)).rejects.toThrowError(/no dataset found in this folder/);
+  });
+});

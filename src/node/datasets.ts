@@ -1,0 +1,172 @@
+/**
+ * Opening dataset files from disk (Node-only): detects the format, verifies the md5 of files named
+ * as official MedMNIST releases, and reads splits on demand.
+ * - `.npz` with `{split}_images`/`{split}_labels`: MedMNIST (any flag and size);
+ * - `.npz` with `x_{split}`/`y_{split}`: CIFAR-style;
+ * - a folder holding `{train,t10k}-images-idx3-ubyte[.gz]` and the matching label files: IDX
+ *   (MNIST, Fashion-MNIST; `t10k` is the test split).
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { MedrobustError } from '../core/errors.ts';
+import { isCifarArchive, readCifarSplit } from '../data/cifar.ts';
+import { idxImageSet, readIdx } from '../data/idx.ts';
+import type { ImageSet } from '../data/image-set.ts';
+import {
+  isMedmnistArchive,
+  medmnistFileName,
+  medmnistSplits,
+  readMedmnistSplit,
+  type Split,
+} from '../data/medmnist.ts';
+import { readNpz } from '../data/npz.ts';
+
+export type ChecksumStatus =
+  | { readonly status: 'verified'; readonly md5: string }
+  | { readonly status: 'not-official'; readonly md5: string };
+
+export interface OpenedDataset {
+  readonly path: string;
+  readonly format: 'medmnist' | 'cifar-npz' | 'idx';
+  readonly splits: readonly Split[];
+  readonly checksum?: ChecksumStatus;
+  read(split: Split): ImageSet;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    const buffer = await readFile(path);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new MedrobustError(
+      code === 'ENOENT' ? 'not-found' : 'invalid-data',
+      `${path}: cannot read (${code ?? String(error)})`,
+      {
+        hint: 'check the path; datasets are MedMNIST or CIFAR-style .npz files, or folders of IDX files',
+        cause: error,
+      },
+    );
+  }
+}
+
+function noSplit(path: string, split: string, present: readonly string[]): never {
+  throw new MedrobustError('invalid-data', `${path}: has no ${split} split`, {
+    hint: `choose one of the splits present: ${present.join(', ') || 'none'}`,
+  });
+}
+
+async function openIdxFolder(directory: string): Promise<OpenedDataset> {
+  const files = await readdir(directory);
+  const find = (prefix: string, kind: 'images-idx3' | 'labels-idx1') =>
+    files.find((file) => file === `${prefix}-${kind}-ubyte` || file === `${prefix}-${kind}-ubyte.gz`);
+  const sets = new Map<Split, { images: string; labels: string }>();
+  for (const [split, prefix] of [
+    ['train', 'train'],
+    ['test', 't10k'],
+  ] as const) {
+    const images = find(prefix, 'images-idx3');
+    const labels = find(prefix, 'labels-idx1');
+    if (images !== undefined && labels !== undefined)
+      sets.set(split, { images: join(directory, images), labels: join(directory, labels) });
+  }
+  if (sets.size === 0) {
+    throw new MedrobustError('invalid-data', `${directory}: no dataset found in this folder`, {
+      hint: 'a dataset folder holds IDX files such as train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz',
+    });
+  }
+  const loaded = new Map<Split, ImageSet>();
+  for (const [split, paths] of sets) {
+    const images = readIdx(await readBytes(paths.images), paths.images);
+    const labels = readIdx(await readBytes(paths.labels), paths.labels);
+    loaded.set(split, idxImageSet(images, labels, directory));
+  }
+  return {
+    path: directory,
+    format: 'idx',
+    splits: [...loaded.keys()],
+    read: (split) => loaded.get(split) ?? noSplit(directory, split, [...loaded.keys()]),
+  };
+}
+
+export async function openDataset(path: string): Promise<OpenedDataset> {
+  const info = await stat(path).catch((error: unknown) => {
+    throw new MedrobustError('not-found', `${path}: no such file or folder`, {
+      hint: 'pass a MedMNIST or CIFAR-style .npz file, or a folder of IDX files',
+      cause: error,
+    });
+  });
+  if (info.isDirectory()) return openIdxFolder(path);
+  const bytes = await readBytes(path);
+  const md5 = createHash('md5').update(bytes).digest('hex');
+  // Checked before parsing, so a damaged official file is named as such.
+  const official = medmnistFileName(basename(path));
+  if (official !== undefined && official.info.md5[official.size] !== md5) {
+    throw new MedrobustError(
+      'invalid-data',
+      `${path}: md5 ${md5} differs from the official ${official.flag} (${official.size} px) release's ${official.info.md5[official.size]}`,
+      {
+        hint: 'the file is damaged or modified: download it again, or rename it if it is your own file in MedMNIST layout',
+      },
+    );
+  }
+  const archive = readNpz(bytes, path);
+  if (isMedmnistArchive(archive)) {
+    return {
+      path,
+      format: 'medmnist',
+      splits: medmnistSplits(archive),
+      checksum: { status: official === undefined ? 'not-official' : 'verified', md5 },
+      read: (split) => readMedmnistSplit(archive, split, path),
+    };
+  }
+  if (isCifarArchive(archive)) {
+    const present = (['train', 'val', 'test'] as const).filter((split) => archive.has(`x_${split}`));
+    return {
+      path,
+      format: 'cifar-npz',
+      splits: present,
+      checksum: { status: 'not-official', md5 },
+      read: (split) =>
+        present.includes(split) ? readCifarSplit(archive, split, path) : noSplit(path, split, present),
+    };
+  }
+  throw new MedrobustError(
+    'invalid-data',
+    `${path}: not a dataset this version reads (arrays: ${archive.names.join(', ')})`,
+    {
+      hint: 'MedMNIST files hold {split}_images and {split}_labels; CIFAR-style files hold x_{split} and y_{split}',
+    },
+  );
+}
+
+export interface SplitSummary {
+  readonly split: Split;
+  readonly count: number;
+  readonly shape: readonly [number, number, number];
+  readonly classCounts: readonly number[];
+  readonly minimum: number;
+  readonly maximum: number;
+}
+
+/** Counts per class (per label for multi-label sets) and the value range of a split. */
+export function summarizeSplit(split: Split, set: ImageSet): SplitSummary {
+  const classCounts = new Array<number>(set.classNames.length).fill(0);
+  if (set.task === 'multi-label') {
+    set.labels.forEach((value, index) => {
+      if (value === 1)
+        classCounts[index % set.labelsPerImage] = (classCounts[index % set.labelsPerImage] ?? 0) + 1;
+    });
+  } else {
+    for (const label of set.labels) classCounts[label] = (classCounts[label] ?? 0) + 1;
+  }
+  let minimum = Number.POSITIVE_INFINITY;
+  let maximum = Number.NEGATIVE_INFINITY;
+  for (const value of set.images) {
+    if (value < minimum) minimum = value;
+    if (value > maximum) maximum = value;
+  }
+  const [count, height, width, channels] = set.shape;
+  return { split, count, shape: [height, width, channels], classCounts, minimum, maximum };
+}
