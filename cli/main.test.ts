@@ -171,6 +171,24 @@ describe('medrobust model', () => {
     expect(missing.stderr).toMatch(/nothing\.npz: no such file or folder[\s\S]*fix:/);
   });
 
+  it.skipIf(!hasSharedData)(
+    'eval reports AUC, accuracy, recall and the confusion matrix, and refuses mismatched data',
+    async () => {
+      const model = join(root, 'eval-cnn');
+      await cli('model', 'init', '--arch', 'small-cnn', '--classes', '2', '--width', '0.25', '--out', model);
+      const result = JSON.parse((await cli('eval', '--model', model, '--data', breastPath, '--json')).stdout);
+      expect(result).toMatchObject({ split: 'test', task: 'binary', count: 156 });
+      expect(result.auc).toBeGreaterThanOrEqual(0);
+      expect(result.auc).toBeLessThanOrEqual(1);
+      expect(result.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(156);
+      const wide = join(root, 'eval-64');
+      await cli('model', 'init', '--arch', 'small-cnn', '--classes', '2', '--size', '64', '--out', wide);
+      const mismatch = await cli('eval', '--model', wide, '--data', breastPath);
+      expect(mismatch.code).toBe(3);
+      expect(mismatch.stderr).toMatch(/images are 28×28×1 but small-cnn-64px-2class takes 64×64×1/);
+    },
+  );
+
   it('the demo names a missing dataset file and how to fix it', async () => {
     const result = await cli('demo', '--data', join(root, 'missing.npz'));
     expect(result.code).toBe(4);

@@ -5,6 +5,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { dataCommand } from './commands/data.ts';
 import { demoCommand } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { evalCommand } from './commands/eval.ts';
 import { modelCommand } from './commands/model.ts';
 import { describeError, exitCodeOf } from './errors.ts';
 import { usageExitCode } from './exit-codes.ts';
@@ -18,6 +19,7 @@ export function createProgram(): Command {
     .exitOverride()
     .addCommand(modelCommand())
     .addCommand(dataCommand())
+    .addCommand(evalCommand())
     .addCommand(doctorCommand())
     .addCommand(demoCommand());
 }
