@@ -159,6 +159,8 @@ export function withPullbackGradients(network: Network): Network {
     forward: (x, taps, purpose) => network.forward(x, taps, purpose),
     forwardWithPullback: (x, taps) => network.forwardWithPullback(x, taps),
     trainStep: (batch, optimiser) => network.trainStep(batch, optimiser),
+    exportTrainingState: () => network.exportTrainingState(),
+    importTrainingState: (state, optimiser) => network.importTrainingState(state, optimiser),
     exportWeights: () => network.exportWeights(),
     dispose: () => network.dispose(),
   };

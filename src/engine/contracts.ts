@@ -13,7 +13,7 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Bounds } from '../core/bounds.ts';
 import type { NetworkSpec } from './network-spec.ts';
-import type { WeightMap } from './weights.ts';
+import type { HostTensor, WeightMap } from './weights.ts';
 
 export interface ModelInfo {
   readonly name: string;
@@ -93,6 +93,21 @@ export type OptimiserSettings =
       readonly weightDecay?: number;
     };
 
+/**
+ * What, besides the weights, a training run needs to continue exactly where it stopped: the steps
+ * taken (dropout seeds derive from it) and the optimiser's state (iteration count, momentum or Adam
+ * moments, one slot tensor per trainable parameter and moment, in parameter order).
+ */
+export interface TrainingState {
+  readonly steps: number;
+  /** The optimiser settings the slots belong to, learning rate excluded (schedules change it). */
+  readonly optimiser: string;
+  readonly iterations: number;
+  readonly slots: readonly HostTensor[];
+  /** Optimiser scalars that must survive exactly (Adam: β₁ᵗ, β₂ᵗ). */
+  readonly scalars?: readonly number[];
+}
+
 export interface TrainStepResult {
   /** Mean loss over the batch before the update. */
   readonly loss: number;
@@ -117,6 +132,10 @@ export interface Network {
    * statistics as PyTorch does; dropout on). Later forward passes use the updated weights.
    */
   trainStep(batch: TrainingBatch, optimiser: OptimiserSettings): TrainStepResult;
+  /** The training state after the steps taken so far (undefined before the first step). */
+  exportTrainingState(): Promise<TrainingState | undefined>;
+  /** Restores a state exported by a network of the same architecture, for the given settings. */
+  importTrainingState(state: TrainingState, optimiser: OptimiserSettings): Promise<void>;
   /** The weights in PyTorch names and layouts. */
   exportWeights(): WeightMap;
   dispose(): void;

@@ -40,7 +40,22 @@ export function inverseFrequencyWeights(labels: Int32Array, classes: number): nu
   return counts.map((count) => (count === 0 ? 0 : labels.length / (classes * count)));
 }
 
-export function trainLoop(network: Network, data: TrainingSet, options: TrainLoopOptions): EpochReport[] {
+/** The seed of one epoch's shuffle: each epoch is reproducible on its own, so a run can resume at any epoch. */
+export function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed | 0, 1_000_003) + epoch * 7919) | 0;
+}
+
+export interface EpochOptions {
+  readonly batchSize: number;
+  readonly optimiser: OptimiserSettings;
+  readonly seed: number;
+  /** 1-based epoch number: selects the shuffle. */
+  readonly epoch: number;
+  readonly classWeights?: readonly number[];
+}
+
+/** One epoch: shuffle (seeded by seed and epoch), then one train step per batch. */
+export function trainEpoch(network: Network, data: TrainingSet, options: EpochOptions): EpochReport {
   const [count, height, width, channels] = data.shape;
   if (count === 0 || data.labels.length !== count) {
     throw new MedrobustError(
@@ -51,42 +66,56 @@ export function trainLoop(network: Network, data: TrainingSet, options: TrainLoo
       },
     );
   }
+  const started = performance.now();
   const pixels = height * width * channels;
-  const random = new Random(options.seed);
+  const random = new Random(epochSeed(options.seed, options.epoch));
+  const order = Int32Array.from({ length: count }, (_, index) => index);
+  for (let i = count - 1; i > 0; i--) {
+    const j = random.integer(i + 1);
+    [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
+  }
+  let lossSum = 0;
+  for (let start = 0; start < count; start += options.batchSize) {
+    const size = Math.min(options.batchSize, count - start);
+    const batch = new Float32Array(size * pixels);
+    const labels = new Int32Array(size);
+    for (let k = 0; k < size; k++) {
+      const index = order[start + k] ?? 0;
+      batch.set(data.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
+      labels[k] = data.labels[index] ?? 0;
+    }
+    const x = tf.tensor4d(batch, [size, height, width, channels]);
+    const y = tf.tensor1d(labels, 'int32');
+    try {
+      const { loss } = network.trainStep(
+        {
+          x,
+          labels: y,
+          ...(options.classWeights === undefined ? {} : { classWeights: options.classWeights }),
+        },
+        options.optimiser,
+      );
+      lossSum += loss * size;
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+  return { epoch: options.epoch, meanLoss: lossSum / count, seconds: (performance.now() - started) / 1000 };
+}
+
+export function trainLoop(network: Network, data: TrainingSet, options: TrainLoopOptions): EpochReport[] {
   const classWeights = options.balanceClasses
     ? inverseFrequencyWeights(data.labels, data.classes)
     : undefined;
-  const order = Int32Array.from({ length: count }, (_, index) => index);
   const reports: EpochReport[] = [];
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
-    const started = performance.now();
-    for (let i = count - 1; i > 0; i--) {
-      const j = random.integer(i + 1);
-      [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
-    }
-    let lossSum = 0;
-    for (let start = 0; start < count; start += options.batchSize) {
-      const size = Math.min(options.batchSize, count - start);
-      const batch = new Float32Array(size * pixels);
-      const labels = new Int32Array(size);
-      for (let k = 0; k < size; k++) {
-        const index = order[start + k] ?? 0;
-        batch.set(data.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
-        labels[k] = data.labels[index] ?? 0;
-      }
-      const x = tf.tensor4d(batch, [size, height, width, channels]);
-      const y = tf.tensor1d(labels, 'int32');
-      try {
-        const { loss } = network.trainStep(
-          { x, labels: y, ...(classWeights === undefined ? {} : { classWeights }) },
-          options.optimiser,
-        );
-        lossSum += loss * size;
-      } finally {
-        tf.dispose([x, y]);
-      }
-    }
-    const report = { epoch, meanLoss: lossSum / count, seconds: (performance.now() - started) / 1000 };
+    const report = trainEpoch(network, data, {
+      batchSize: options.batchSize,
+      optimiser: options.optimiser,
+      seed: options.seed,
+      epoch,
+      ...(classWeights === undefined ? {} : { classWeights }),
+    });
     reports.push(report);
     options.onEpoch?.(report);
   }

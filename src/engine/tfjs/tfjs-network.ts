@@ -20,6 +20,7 @@ import type {
   OptimiserSettings,
   Outputs,
   TrainingBatch,
+  TrainingState,
   TrainStepResult,
 } from '../contracts.ts';
 import { inputNodeId, type LayerSpec, type NetworkSpec, validateNetworkSpec } from '../network-spec.ts';
@@ -90,6 +91,16 @@ export class TfjsNetwork implements Network {
     const result = this.trainer.step(batch, optimiser);
     this.stale = true;
     return result;
+  }
+
+  async exportTrainingState(): Promise<TrainingState | undefined> {
+    return this.trainer?.exportState();
+  }
+
+  async importTrainingState(state: TrainingState, optimiser: OptimiserSettings): Promise<void> {
+    this.checkUsable();
+    this.trainer ??= new TfjsTrainer(this.spec, this.weights);
+    await this.trainer.importState(state, optimiser);
   }
 
   /** After training, rebuild the (folded) inference graph from the current weights. */

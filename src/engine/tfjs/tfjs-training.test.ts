@@ -223,3 +223,44 @@ describe('training parity', () => {
     },
   );
 });
+
+describe('training state', () => {
+  it.each([
+    ['sgd', { kind: 'sgd', learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4 }],
+    ['adam', { kind: 'adam', learningRate: 1e-3 }],
+  ] as const)(
+    '%s: stopping after 2 steps and resuming from weights + state equals 4 uninterrupted steps',
+    async (_, settings) => {
+      const engine = await activate('wasm');
+      const architecture = {
+        arch: 'small-cnn',
+        classes: 2,
+        channels: 1,
+        size: 8,
+        width: 0.25,
+        head: 'paper',
+      } as const;
+      const x = images(6, 8, 1);
+      const labels = tf.tensor1d([0, 1, 0, 1, 1, 0], 'int32');
+      const uninterrupted = tinyModel(engine, architecture, 4);
+      for (let step = 0; step < 4; step++) uninterrupted.network.trainStep({ x, labels }, settings);
+      const first = tinyModel(engine, architecture, 4);
+      for (let step = 0; step < 2; step++) first.network.trainStep({ x, labels }, settings);
+      const state = await first.network.exportTrainingState();
+      expect(state?.steps).toBe(2);
+      const resumed = buildModel(engine, first.manifest, first.network.exportWeights());
+      if (state === undefined) throw new Error('no training state');
+      await resumed.network.importTrainingState(state, settings);
+      for (let step = 0; step < 2; step++) resumed.network.trainStep({ x, labels }, settings);
+      const expected = uninterrupted.network.exportWeights();
+      for (const [name, tensor] of resumed.network.exportWeights()) {
+        expect(maxRelativeDifference(tensor.data, expected.get(name)?.data ?? []), name).toBe(0);
+      }
+      await expect(
+        resumed.network.importTrainingState(state, { ...settings, kind: 'sgd', momentum: 0.5 } as const),
+      ).rejects.toThrowError(/other optimiser settings/);
+      tf.dispose([x, labels]);
+      for (const model of [uninterrupted, first, resumed]) model.network.dispose();
+    },
+  );
+});

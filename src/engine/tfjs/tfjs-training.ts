@@ -16,13 +16,26 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defined } from '../../core/assert.ts';
 import { MedrobustError } from '../../core/errors.ts';
-import type { OptimiserSettings, TrainingBatch, TrainStepResult } from '../contracts.ts';
+import type { OptimiserSettings, TrainingBatch, TrainingState, TrainStepResult } from '../contracts.ts';
 import { inputNodeId, type NetworkSpec, parameterSpecs } from '../network-spec.ts';
 import type { HostTensor, WeightMap } from '../weights.ts';
 import { batchNormTraining } from './batch-norm.ts';
 import { denseFromTfjs, denseToTfjs, filterFromTfjs, filterToTfjs } from './layouts.ts';
 
 let instances = 0;
+
+/** Adam's running powers β₁ᵗ and β₂ᵗ (protected fields of tfjs' AdamOptimizer). */
+function betaPowers(optimiser: tf.Optimizer): { accBeta1: tf.Variable; accBeta2: tf.Variable } | undefined {
+  const fields = optimiser as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return fields.accBeta1 === undefined || fields.accBeta2 === undefined
+    ? undefined
+    : { accBeta1: fields.accBeta1, accBeta2: fields.accBeta2 };
+}
+
+/** The optimiser's identity: kind and hyper-parameters, without the learning rate a schedule changes. */
+function optimiserKey(settings: OptimiserSettings): string {
+  return JSON.stringify({ ...settings, learningRate: 0 });
+}
 
 export class TfjsTrainer {
   /** Trainable parameters and batch-norm buffers, by PyTorch name, in tfjs layouts. */
@@ -152,7 +165,7 @@ export class TfjsTrainer {
   }
 
   private optimiserFor(settings: OptimiserSettings): tf.Optimizer {
-    const key = JSON.stringify({ ...settings, learningRate: 0 });
+    const key = optimiserKey(settings);
     if (this.optimiser === undefined || key !== this.optimiserKey) {
       this.optimiser?.dispose();
       this.optimiser =
@@ -219,6 +232,65 @@ export class TfjsTrainer {
       (candidate) => candidate.layer.kind === 'batchNorm' && candidate.layer.name === name,
     );
     return node?.layer.kind === 'batchNorm' ? node.layer.momentum : 0.1;
+  }
+
+  async exportState(): Promise<TrainingState | undefined> {
+    if (this.optimiser === undefined) return undefined;
+    const [iterations, ...slots] = await this.optimiser.getWeights();
+    const powers = betaPowers(this.optimiser);
+    return {
+      steps: this.steps,
+      optimiser: this.optimiserKey,
+      iterations: (await iterations?.tensor.data())?.[0] ?? 0,
+      ...(powers === undefined
+        ? {}
+        : { scalars: [powers.accBeta1.dataSync()[0] ?? 0, powers.accBeta2.dataSync()[0] ?? 0] }),
+      slots: await Promise.all(
+        slots.map(async ({ tensor }) => ({
+          shape: [...tensor.shape],
+          data: Float32Array.from(await tensor.data()),
+        })),
+      ),
+    };
+  }
+
+  async importState(state: TrainingState, settings: OptimiserSettings): Promise<void> {
+    if (state.optimiser !== optimiserKey(settings)) {
+      throw new MedrobustError(
+        'invalid-argument',
+        'the checkpoint was trained with other optimiser settings',
+        {
+          hint: `resume with the settings it was written with (${state.optimiser}), or start a new run`,
+        },
+      );
+    }
+    const optimiser = this.optimiserFor(settings);
+    const trainable = [...this.variables.values()].filter((variable) => variable.trainable);
+    const perParameter = settings.kind === 'adam' ? 2 : 1;
+    if (state.slots.length !== trainable.length * perParameter) {
+      throw new MedrobustError(
+        'invalid-argument',
+        `the checkpoint has ${state.slots.length} optimiser slots for ${trainable.length} parameters`,
+        {
+          hint: 'resume with the architecture the checkpoint was written with',
+        },
+      );
+    }
+    const named = state.slots.map((slot, index) => ({
+      name: `slot-${index}`,
+      tensor: tf.tensor(slot.data, [...slot.shape]),
+    }));
+    await optimiser.setWeights([{ name: 'iter', tensor: tf.scalar(state.iterations, 'int32') }, ...named]);
+    for (const { tensor } of named) tensor.dispose();
+    // tfjs recomputes Adam's β₁ᵗ, β₂ᵗ with pow(); steps build them by multiplication, one rounding
+    // apart: restore the values the run had, so a resumed run is bit-identical.
+    const powers = betaPowers(optimiser);
+    const [beta1Power, beta2Power] = state.scalars ?? [];
+    if (powers !== undefined && beta1Power !== undefined && beta2Power !== undefined) {
+      powers.accBeta1.assign(tf.scalar(beta1Power));
+      powers.accBeta2.assign(tf.scalar(beta2Power));
+    }
+    this.steps = state.steps;
   }
 
   /** Current weights in PyTorch names and layouts. */
