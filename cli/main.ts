@@ -7,6 +7,7 @@ import { demoCommand } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { evalCommand } from './commands/eval.ts';
 import { modelCommand } from './commands/model.ts';
+import { trainCommand } from './commands/train.ts';
 import { describeError, exitCodeOf } from './errors.ts';
 import { usageExitCode } from './exit-codes.ts';
 
@@ -20,6 +21,7 @@ export function createProgram(): Command {
     .addCommand(modelCommand())
     .addCommand(dataCommand())
     .addCommand(evalCommand())
+    .addCommand(trainCommand())
     .addCommand(doctorCommand())
     .addCommand(demoCommand());
 }
