@@ -12,7 +12,9 @@ function idxBytes(shape: number[], data: number[]): Uint8Array {
   const out = new Uint8Array(4 + 4 * shape.length + data.length);
   const view = new DataView(out.buffer);
   out.set([0, 0, 0x08, shape.length], 0);
-  shape.forEach((size, axis) => view.setUint32(4 + 4 * axis, size, false));
+  shape.forEach((size, axis) => {
+    view.setUint32(4 + 4 * axis, size, false);
+  });
   out.set(data, 4 + 4 * shape.length);
   return out;
 }

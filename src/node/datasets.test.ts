@@ -77,7 +77,9 @@ describe('opening datasets', () => {
     const idx = (shape: number[], data: number[]) => {
       const out = new Uint8Array(4 + 4 * shape.length + data.length);
       out.set([0, 0, 8, shape.length]);
-      shape.forEach((size, axis) => new DataView(out.buffer).setUint32(4 + 4 * axis, size, false));
+      shape.forEach((size, axis) => {
+        new DataView(out.buffer).setUint32(4 + 4 * axis, size, false);
+      });
       out.set(data, 4 + 4 * shape.length);
       return gzipSync(out);
     };

@@ -18,7 +18,7 @@ import type { Engine, OptimiserSettings, TrainingState } from '../engine/contrac
 import type { HostTensor } from '../engine/weights.ts';
 import type { ArchitectureName } from '../models/architecture.ts';
 import { evaluateClassifier } from '../models/evaluate.ts';
-import { buildModel, createModel, type ModelManifest } from '../models/model.ts';
+import { buildModel, createModel, type LoadedModel, type ModelManifest } from '../models/model.ts';
 import { parseSafetensors, serializeSafetensors } from '../models/safetensors.ts';
 import { inverseFrequencyWeights, trainEpoch } from '../models/train-loop.ts';
 import { openDataset } from './datasets.ts';
@@ -185,7 +185,7 @@ export async function trainRun(
     );
   }
   let manifest: ModelManifest;
-  let model;
+  let model: LoadedModel;
   let progress: Progress = {
     recipeHash,
     epoch: 0,
