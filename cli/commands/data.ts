@@ -18,7 +18,9 @@ export function dataCommand(): Command {
       const summaries = dataset.splits.map((split) => summarizeSplit(split, dataset.read(split)));
       const checksum =
         dataset.checksum === undefined
-          ? 'not checked (folder)'
+          ? dataset.format === 'phantom'
+            ? 'synthetic data, no file to check'
+            : 'not checked (folder)'
           : dataset.checksum.status === 'verified'
             ? `md5 ${dataset.checksum.md5}: matches the official release`
             : `md5 ${dataset.checksum.md5}: not an official file name, not checked`;

@@ -92,6 +92,16 @@ describe('opening datasets', () => {
     expect(summarizeSplit('test', dataset.read('test'))).toMatchObject({ count: 1, minimum: 0, maximum: 1 });
   });
 
+  it('serves synthetic phantoms as phantom:KIND[:SIZE], with masks, and names unknown kinds', async () => {
+    const dataset = await openDataset('phantom:fundus:32');
+    expect(dataset).toMatchObject({ format: 'phantom', splits: ['train', 'val', 'test'] });
+    const test = dataset.read('test');
+    expect(test).toMatchObject({ shape: [200, 32, 32, 3], task: 'binary' });
+    expect(test.masks?.length).toBe(200 * 32 * 32);
+    expect(dataset.read('test')).toBe(test);
+    await expect(openDataset('phantom:knee')).rejects.toThrowError(/unknown phantom kind "knee"[\s\S]*/);
+  });
+
   it('names a missing path and an unknown layout', async () => {
     await expect(openDataset(join(root, 'missing.npz'))).rejects.toThrowError(
       /missing\.npz: no such file or folder/,

@@ -4,7 +4,8 @@
  * - `.npz` with `{split}_images`/`{split}_labels`: MedMNIST (any flag and size);
  * - `.npz` with `x_{split}`/`y_{split}`: CIFAR-style;
  * - a folder holding `{train,t10k}-images-idx3-ubyte[.gz]` and the matching label files: IDX
- *   (MNIST, Fashion-MNIST; `t10k` is the test split).
+ *   (MNIST, Fashion-MNIST; `t10k` is the test split);
+ * - `phantom:KIND[:SIZE]`: synthetic phantoms with lesion masks (src/data/phantoms).
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import {
   type Split,
 } from '../data/medmnist.ts';
 import { readNpz } from '../data/npz.ts';
+import { generatePhantoms, type PhantomKind, phantomKinds } from '../data/phantoms/index.ts';
 
 export type ChecksumStatus =
   | { readonly status: 'verified'; readonly md5: string }
@@ -28,7 +30,7 @@ export type ChecksumStatus =
 
 export interface OpenedDataset {
   readonly path: string;
-  readonly format: 'medmnist' | 'cifar-npz' | 'idx';
+  readonly format: 'medmnist' | 'cifar-npz' | 'idx' | 'phantom';
   readonly splits: readonly Split[];
   readonly checksum?: ChecksumStatus;
   read(split: Split): ImageSet;
@@ -90,7 +92,39 @@ async function openIdxFolder(directory: string): Promise<OpenedDataset> {
   };
 }
 
+/** Synthetic phantoms as a dataset: `phantom:KIND[:SIZE]` (train 1000, val 200, test 200 images, fixed seeds). */
+function openPhantoms(spec: string): OpenedDataset {
+  const [, kind = '', sizeText = '28'] = spec.split(':');
+  if (!(phantomKinds as readonly string[]).includes(kind)) {
+    throw new MedrobustError('invalid-argument', `unknown phantom kind "${kind}" in ${spec}`, {
+      hint: `use phantom:KIND[:SIZE] with KIND one of ${phantomKinds.join(', ')}, e.g. phantom:chest-xray:28`,
+    });
+  }
+  const size = Number(sizeText);
+  const counts: Readonly<Record<Split, number>> = { train: 1000, val: 200, test: 200 };
+  const seeds: Readonly<Record<Split, number>> = { train: 1, val: 2, test: 3 };
+  const cache = new Map<Split, ImageSet>();
+  return {
+    path: spec,
+    format: 'phantom',
+    splits: ['train', 'val', 'test'],
+    read: (split) => {
+      const cached = cache.get(split);
+      if (cached !== undefined) return cached;
+      const set = generatePhantoms({
+        kind: kind as PhantomKind,
+        count: counts[split],
+        size,
+        seed: seeds[split],
+      });
+      cache.set(split, set);
+      return set;
+    },
+  };
+}
+
 export async function openDataset(path: string): Promise<OpenedDataset> {
+  if (path.startsWith('phantom:')) return openPhantoms(path);
   const info = await stat(path).catch((error: unknown) => {
     throw new MedrobustError('not-found', `${path}: no such file or folder`, {
       hint: 'pass a MedMNIST or CIFAR-style .npz file, or a folder of IDX files',
