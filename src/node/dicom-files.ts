@@ -1,5 +1,5 @@
 /**
- * DICOM files and folders on disk (Node-only; the decoding itself is src/data/dicom.ts, which is
+ * DICOM files and folders on disk (Node-only; the decoding itself is src/data/dicom/, which is
  * pure). A folder is searched recursively for `.dcm` files and for extension-less files that carry
  * the DICOM Part 10 signature ("DICM" at byte 128, PS3.10 §7.1), as PACS exports and DICOMDIR media
  * name them. Files that cannot be read, or that do not match the others' size, are listed with a
@@ -14,7 +14,7 @@ import {
   dicomToUnitImage,
   readDicom,
   type UnitImage,
-} from '../data/dicom.ts';
+} from '../data/dicom/index.ts';
 
 export interface DicomFolderOptions {
   /** The VOI window for every image; see `dicomToUnitImage`. Default 'auto'. */

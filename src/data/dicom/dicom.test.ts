@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import createCharLS, { type CharLSFullModule } from '@cornerstonejs/codec-charls/wasmjs';
 import dcmjs, { type NaturalizedDataset } from 'dcmjs';
 import { describe, expect, it } from 'vitest';
-import { MedrobustError } from '../core/errors.ts';
-import { type DicomImage, dicomToUnitImage, readDicom } from './dicom.ts';
+import { MedrobustError } from '../../core/errors.ts';
+import { type DicomImage, dicomToUnitImage, readDicom } from './index.ts';
 
 const syntaxes = {
   implicitLittle: '1.2.840.10008.1.2',
