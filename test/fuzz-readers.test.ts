@@ -3,12 +3,14 @@
  * case must either read or fail with a MedrobustError (a message naming the file and a fix); a
  * TypeError, RangeError or any other raw exception is a bug.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { isMedrobustError } from '../src/core/errors.ts';
 import { Random } from '../src/core/random.ts';
 import { isCifarArchive, readCifarSplit } from '../src/data/cifar.ts';
+import { dicomToUnitImage, readDicom } from '../src/data/dicom/index.ts';
 import { idxImageSet, readIdx } from '../src/data/idx.ts';
 import { isMedmnistArchive, medmnistSplits, readMedmnistSplit } from '../src/data/medmnist.ts';
 import { readNpz } from '../src/data/npz.ts';
@@ -117,4 +119,37 @@ describe('fuzzing the readers', () => {
     const bytes = serializeSafetensors(weights, { format: 'pt' });
     expectOnlyClearErrors('safetensors', (b) => parseSafetensors(b, 'fuzz.safetensors'), bytes, 200);
   });
+});
+
+const pydicomSamples = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
+
+describe('fuzzing the DICOM reader', () => {
+  it.skipIf(!existsSync(pydicomSamples))(
+    'uncompressed, RLE, deflate, JPEG-LS and JPEG 2000 samples from pydicom (40 cases each)',
+    async () => {
+      const raw: string[] = [];
+      for (const name of [
+        'CT_small.dcm',
+        'MR_small_RLE.dcm',
+        'image_dfl.dcm',
+        'MR_small_jpeg_ls_lossless.dcm',
+        'JPEG2000.dcm',
+      ]) {
+        const fixture = new Uint8Array(readFileSync(join(pydicomSamples, name)));
+        for (const bytes of mutations(fixture, 40, name.length)) {
+          try {
+            const image = await readDicom(bytes, name);
+            dicomToUnitImage(image);
+          } catch (error) {
+            if (!isMedrobustError(error))
+              raw.push(
+                `${name}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+              );
+          }
+        }
+      }
+      expect(raw).toEqual([]);
+    },
+    60_000,
+  );
 });
