@@ -3,6 +3,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { openDataset, summarizeSplit } from '../../src/node/datasets.ts';
+import { defaultMedmnistBaseUrl, fetchMedmnist } from '../../src/node/fetch-dataset.ts';
 
 export function dataCommand(): Command {
   const data = new Command('data').description('inspect datasets');
@@ -46,6 +47,23 @@ export function dataCommand(): Command {
         ),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
+    });
+  data
+    .command('fetch')
+    .description(
+      'download an official MedMNIST file (e.g. pneumoniamnist, chestmnist_224) and verify its md5',
+    )
+    .argument('<name>', 'flag, optionally with _64, _128 or _224')
+    .option('--cache <dir>', 'where to keep datasets (default: $MEDROBUST_CACHE or ~/.cache/medrobust)')
+    .option('--base-url <url>', `where the files are served (default: ${defaultMedmnistBaseUrl})`)
+    .action(async (name, options) => {
+      const result = await fetchMedmnist(name, {
+        ...(options.cache === undefined ? {} : { cacheDirectory: options.cache }),
+        ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
+      });
+      process.stdout.write(
+        `${result.downloaded ? 'downloaded' : 'already cached'} ${result.path} (md5 ${result.md5} verified)\n`,
+      );
     });
   return data;
 }
