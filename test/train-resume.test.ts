@@ -1,7 +1,8 @@
 /**
  * Kill a training run with SIGKILL after its second epoch's checkpoint, resume it, and compare with
  * an uninterrupted run of the same seed: the final and the best weights must be byte-identical.
- * Data: synthetic chest X-ray phantoms in the MedMNIST layout (16 px, 96/32 images).
+ * Data: synthetic chest X-ray phantoms in the MedMNIST layout (16 px, 96/32 images); Adam, a cosine
+ * schedule and the paper's augmentation, so every piece of training state must survive the kill.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -57,6 +58,8 @@ describe('medrobust train --resume', () => {
     'adam',
     '--schedule',
     'cosine',
+    '--augment',
+    'paper',
     '--seed',
     '3',
     '--out',

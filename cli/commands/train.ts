@@ -43,6 +43,12 @@ export function trainCommand(): Command {
     )
     .option('--no-balance', 'do not weight classes by inverse frequency')
     .option(
+      '--augment <kind>',
+      'none, or paper: flips, rotation ±45°, shift/zoom/shear 0.2',
+      parseChoice('--augment', ['none', 'paper'] as const),
+      'none',
+    )
+    .option(
       '--patience <epochs>',
       'stop after this many epochs without a better validation AUC (0: never)',
       parseInteger('--patience', 0),
@@ -78,6 +84,7 @@ export function trainCommand(): Command {
         weightDecay: options.weightDecay,
         schedule: options.schedule,
         balanceClasses: options.balance,
+        augment: options.augment,
         patience: options.patience,
         seed: options.seed,
         ...(options.trainImages === undefined ? {} : { trainImages: options.trainImages }),

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
+import { type AugmentationSettings, augmentBatch } from '../data/augment.ts';
 import type { Network, OptimiserSettings } from '../engine/contracts.ts';
 
 export interface TrainingSet {
@@ -52,6 +53,8 @@ export interface EpochOptions {
   /** 1-based epoch number: selects the shuffle. */
   readonly epoch: number;
   readonly classWeights?: readonly number[];
+  /** Seeded augmentation of each batch (seed, epoch and batch index select the draws). */
+  readonly augment?: AugmentationSettings;
 }
 
 /** One epoch: shuffle (seeded by seed and epoch), then one train step per batch. */
@@ -84,7 +87,12 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
       batch.set(data.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
       labels[k] = data.labels[index] ?? 0;
     }
-    const x = tf.tensor4d(batch, [size, height, width, channels]);
+    const raw = tf.tensor4d(batch, [size, height, width, channels]);
+    const x =
+      options.augment === undefined
+        ? raw
+        : augmentBatch(raw, options.augment, epochSeed(options.seed, options.epoch) ^ (start + 1));
+    if (x !== raw) raw.dispose();
     const y = tf.tensor1d(labels, 'int32');
     try {
       const { loss } = network.trainStep(

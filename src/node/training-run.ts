@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MedrobustError } from '../core/errors.ts';
+import { paperAugmentation } from '../data/augment.ts';
 import type { ImageSet } from '../data/image-set.ts';
 import { stratifiedSplit } from '../data/transforms.ts';
 import type { Engine, OptimiserSettings, TrainingState } from '../engine/contracts.ts';
@@ -40,6 +41,8 @@ export interface TrainRecipe {
   /** Stop after this many epochs without a better validation AUC (0: never). */
   readonly patience: number;
   readonly seed: number;
+  /** Geometric augmentation of training batches: none, or the paper's settings. */
+  readonly augment: 'none' | 'paper';
   /** Use only the first N training images (quick runs). */
   readonly trainImages?: number;
 }
@@ -249,6 +252,7 @@ export async function trainRun(
       seed: recipe.seed,
       epoch,
       ...(classWeights === undefined ? {} : { classWeights }),
+      ...(recipe.augment === 'paper' ? { augment: paperAugmentation } : {}),
     });
     const evaluation = evaluateClassifier(model.classifier, validation, recipe.batchSize);
     const record: EpochRecord = {
