@@ -4,16 +4,18 @@
 import { Command } from '@commander-js/extra-typings';
 import { openDataset, summarizeSplit } from '../../src/node/datasets.ts';
 import { defaultMedmnistBaseUrl, fetchMedmnist } from '../../src/node/fetch-dataset.ts';
+import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 
 export function dataCommand(): Command {
   const data = new Command('data').description('inspect datasets');
-  data
-    .command('info')
+  withDatasetOptions(data.command('info'))
     .description('print splits, shapes, classes and counts, value range and md5 status of a dataset')
     .argument('<path>', 'a MedMNIST or CIFAR-style .npz file, or a folder of IDX files')
     .option('--json', 'print JSON')
     .action(async (path, options) => {
-      const dataset = await openDataset(path);
+      const dataset = await openDataset(path, datasetOptionsFrom(options));
+      for (const skipped of dataset.skipped?.slice(0, 20) ?? [])
+        process.stderr.write(`skipped  ${skipped.file}: ${skipped.reason}\n`);
       const first = dataset.splits[0];
       const sample = first === undefined ? undefined : dataset.read(first);
       const summaries = dataset.splits.map((split) => summarizeSplit(split, dataset.read(split)));

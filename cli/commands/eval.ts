@@ -8,10 +8,11 @@ import { engineNames, loadEngine } from '../../src/engine/load-engine.ts';
 import { evaluateClassifier } from '../../src/models/evaluate.ts';
 import { openDataset } from '../../src/node/datasets.ts';
 import { loadModel } from '../../src/node/model-directory.ts';
+import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { parseChoice, parseInteger } from '../parse.ts';
 
 export function evalCommand(): Command {
-  return new Command('eval')
+  return withDatasetOptions(new Command('eval'))
     .description('accuracy, AUC, per-class recall and confusion matrix of a model on a dataset split')
     .requiredOption('--model <dir>', 'model directory')
     .requiredOption('--data <path>', 'dataset file or folder')
@@ -25,7 +26,7 @@ export function evalCommand(): Command {
     )
     .option('--json', 'print JSON')
     .action(async (options) => {
-      const dataset = await openDataset(options.data);
+      const dataset = await openDataset(options.data, datasetOptionsFrom(options));
       const set = dataset.read(options.split);
       const engine = await loadEngine(options.engine);
       const warning = engine.describe().warning;

@@ -7,10 +7,11 @@ import { SingleBar } from 'cli-progress';
 import { engineNames, loadEngine } from '../../src/engine/load-engine.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import { type EpochRecord, trainRun } from '../../src/node/training-run.ts';
+import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { parseChoice, parseInteger, parsePositiveNumber } from '../parse.ts';
 
 export function trainCommand(): Command {
-  return new Command('train')
+  return withDatasetOptions(new Command('train'))
     .description(
       'train a classifier (checkpoint every epoch, --resume after a kill, best validation AUC kept)',
     )
@@ -83,6 +84,7 @@ export function trainCommand(): Command {
         momentum: options.momentum,
         weightDecay: options.weightDecay,
         schedule: options.schedule,
+        dataOptions: datasetOptionsFrom(options),
         balanceClasses: options.balance,
         augment: options.augment,
         patience: options.patience,

@@ -3,6 +3,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breastPath, cifarPath, hasSharedData, pneumoniaPath } from '../../test/support/data.ts';
 import { openDataset, summarizeSplit } from './datasets.ts';
@@ -102,12 +103,35 @@ describe('opening datasets', () => {
     await expect(openDataset('phantom:knee')).rejects.toThrowError(/unknown phantom kind "knee"[\s\S]*/);
   });
 
+  it('reads a folder of class sub-folders (PNG) as train and test, at the requested size and channels', async () => {
+    const folder = join(root, 'images');
+    for (const [name, value] of [
+      ['benign', 40],
+      ['malignant', 200],
+    ] as const) {
+      await mkdir(join(folder, name), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        await sharp(Buffer.alloc(20 * 20, value), { raw: { width: 20, height: 20, channels: 1 } })
+          .png()
+          .toFile(join(folder, name, `${i}.png`));
+      }
+    }
+    await writeFile(join(folder, 'benign', 'notes.txt'), 'not an image');
+    const dataset = await openDataset(folder, { imageSize: 8, channels: 3 });
+    expect(dataset).toMatchObject({ format: 'image-folder', splits: ['train', 'test'] });
+    expect(dataset.skipped?.map((entry) => entry.file)).toEqual([join(folder, 'benign', 'notes.txt')]);
+    const set = dataset.read('test');
+    expect(set).toMatchObject({ shape: [6, 8, 8, 3], classNames: ['benign', 'malignant'], task: 'binary' });
+    expect(set.images[0]).toBeCloseTo(40 / 255, 5);
+    await expect(openDataset(folder, { strict: true })).rejects.toThrowError(/notes\.txt/);
+  });
+
   it('names a missing path and an unknown layout', async () => {
     await expect(openDataset(join(root, 'missing.npz'))).rejects.toThrowError(
       /missing\.npz: no such file or folder/,
     );
     const empty = join(root, 'empty');
     await mkdir(empty, { recursive: true });
-    await expect(openDataset(empty)).rejects.toThrowError(/no dataset found in this folder/);
+    await expect(openDataset(empty)).rejects.toThrowError(/empty: found 0 class folders/);
   });
 });

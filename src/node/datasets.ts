@@ -5,7 +5,9 @@
  * - `.npz` with `x_{split}`/`y_{split}`: CIFAR-style;
  * - a folder holding `{train,t10k}-images-idx3-ubyte[.gz]` and the matching label files: IDX
  *   (MNIST, Fashion-MNIST; `t10k` is the test split);
- * - `phantom:KIND[:SIZE]`: synthetic phantoms with lesion masks (src/data/phantoms).
+ * - `phantom:KIND[:SIZE]`: synthetic phantoms with lesion masks (src/data/phantoms);
+ * - any other folder: class sub-folders of PNG/JPEG images (optionally under train/val/test), or,
+ *   with a labels CSV and a preset, the ISIC, ChestX-ray14 and Kaggle DR layouts.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -23,6 +25,7 @@ import {
 } from '../data/medmnist.ts';
 import { readNpz } from '../data/npz.ts';
 import { generatePhantoms, type PhantomKind, phantomKinds } from '../data/phantoms/index.ts';
+import { type CsvPreset, readCsvFolder, readImageFolder, type SkippedFile } from './image-folders.ts';
 
 export type ChecksumStatus =
   | { readonly status: 'verified'; readonly md5: string }
@@ -30,10 +33,78 @@ export type ChecksumStatus =
 
 export interface OpenedDataset {
   readonly path: string;
-  readonly format: 'medmnist' | 'cifar-npz' | 'idx' | 'phantom';
+  readonly format: 'medmnist' | 'cifar-npz' | 'idx' | 'phantom' | 'image-folder' | 'csv-folder';
   readonly splits: readonly Split[];
   readonly checksum?: ChecksumStatus;
+  /** Files that could not be used (image folders), with reasons. */
+  readonly skipped?: readonly SkippedFile[];
   read(split: Split): ImageSet;
+}
+
+/** How to read image folders and CSV-labelled folders (ignored by the array formats). */
+export interface DatasetOptions {
+  /** Side images are centre-cropped and resized to (default 28). */
+  readonly imageSize?: number;
+  /** 1 grey or 3 RGB (default 1). */
+  readonly channels?: 1 | 3;
+  /** A labels CSV: the dataset path is then the images folder. */
+  readonly csv?: string;
+  readonly preset?: CsvPreset;
+  /** ChestX-ray14: the findings to keep, in label order. */
+  readonly classes?: readonly string[];
+  /** Fail on the first unusable image instead of listing it. */
+  readonly strict?: boolean;
+}
+
+/**
+ * A folder of class sub-folders (optionally under train/, val/ and test/ sub-folders), or a CSV
+ * with an images folder. Without split sub-folders the one set is served as both `train` (from which
+ * training holds out a stratified validation split) and `test` (what `eval` reads).
+ */
+async function openImageFolders(root: string, options: DatasetOptions): Promise<OpenedDataset> {
+  const base = {
+    size: options.imageSize ?? 28,
+    channels: options.channels ?? 1,
+    ...(options.strict ? { strict: true } : {}),
+  } as const;
+  if (options.csv !== undefined) {
+    if (options.preset === undefined) {
+      throw new MedrobustError('invalid-argument', 'a labels CSV needs a preset', {
+        hint: 'add --preset isic, chestxray14 or kaggle-dr',
+      });
+    }
+    const { set, skipped } = await readCsvFolder({
+      ...base,
+      csv: options.csv,
+      images: root,
+      preset: options.preset,
+      ...(options.classes === undefined ? {} : { classes: options.classes }),
+    });
+    return { path: root, format: 'csv-folder', splits: ['train', 'test'], skipped, read: () => set };
+  }
+  const entries = new Set(await readdir(root));
+  const splitFolders = (['train', 'val', 'test'] as const).filter((split) => entries.has(split));
+  const loaded = new Map<Split, ImageSet>();
+  const skipped: SkippedFile[] = [];
+  if (splitFolders.length > 0) {
+    for (const split of splitFolders) {
+      const result = await readImageFolder(join(root, split), base);
+      loaded.set(split, result.set);
+      skipped.push(...result.skipped);
+    }
+  } else {
+    const result = await readImageFolder(root, base);
+    loaded.set('train', result.set);
+    loaded.set('test', result.set);
+    skipped.push(...result.skipped);
+  }
+  return {
+    path: root,
+    format: 'image-folder',
+    splits: [...loaded.keys()],
+    skipped,
+    read: (split) => loaded.get(split) ?? noSplit(root, split, [...loaded.keys()]),
+  };
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
@@ -59,8 +130,11 @@ function noSplit(path: string, split: string, present: readonly string[]): never
   });
 }
 
-async function openIdxFolder(directory: string): Promise<OpenedDataset> {
+async function openIdxFolder(directory: string, options: DatasetOptions): Promise<OpenedDataset> {
   const files = await readdir(directory);
+  if (options.csv !== undefined || !files.some((file) => /-idx[13]-ubyte(\.gz)?$/.test(file))) {
+    return openImageFolders(directory, options);
+  }
   const find = (prefix: string, kind: 'images-idx3' | 'labels-idx1') =>
     files.find((file) => file === `${prefix}-${kind}-ubyte` || file === `${prefix}-${kind}-ubyte.gz`);
   const sets = new Map<Split, { images: string; labels: string }>();
@@ -123,7 +197,7 @@ function openPhantoms(spec: string): OpenedDataset {
   };
 }
 
-export async function openDataset(path: string): Promise<OpenedDataset> {
+export async function openDataset(path: string, options: DatasetOptions = {}): Promise<OpenedDataset> {
   if (path.startsWith('phantom:')) return openPhantoms(path);
   const info = await stat(path).catch((error: unknown) => {
     throw new MedrobustError('not-found', `${path}: no such file or folder`, {
@@ -131,7 +205,7 @@ export async function openDataset(path: string): Promise<OpenedDataset> {
       cause: error,
     });
   });
-  if (info.isDirectory()) return openIdxFolder(path);
+  if (info.isDirectory()) return openIdxFolder(path, options);
   const bytes = await readBytes(path);
   const md5 = createHash('md5').update(bytes).digest('hex');
   // Checked before parsing, so a damaged official file is named as such.

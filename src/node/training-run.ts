@@ -22,11 +22,13 @@ import { evaluateClassifier } from '../models/evaluate.ts';
 import { buildModel, createModel, type LoadedModel, type ModelManifest } from '../models/model.ts';
 import { parseSafetensors, serializeSafetensors } from '../models/safetensors.ts';
 import { inverseFrequencyWeights, trainEpoch } from '../models/train-loop.ts';
-import { openDataset } from './datasets.ts';
+import { type DatasetOptions, openDataset } from './datasets.ts';
 import { readModelDirectory, writeModelDirectory } from './model-directory.ts';
 
 export interface TrainRecipe {
   readonly data: string;
+  /** How to read image folders and CSV-labelled folders. */
+  readonly dataOptions?: DatasetOptions;
   readonly arch: ArchitectureName;
   readonly width: number;
   readonly head: 'linear' | 'paper';
@@ -137,7 +139,7 @@ export async function trainRun(
   out: string,
   options: { resume: boolean; onEpoch?: (record: EpochRecord, best: boolean) => void },
 ): Promise<TrainRunResult> {
-  const dataset = await openDataset(recipe.data);
+  const dataset = await openDataset(recipe.data, recipe.dataOptions ?? {});
   let train: ImageSet = dataset.read('train');
   let validation: ImageSet;
   if (dataset.splits.includes('val')) validation = dataset.read('val');

@@ -1,0 +1,53 @@
+/**
+ * The options every command that reads a dataset shares: how to read image folders and CSV-labelled
+ * folders (the array formats ignore them).
+ */
+import type { Command, OptionValues } from '@commander-js/extra-typings';
+import type { DatasetOptions } from '../src/node/datasets.ts';
+import { parseChoice, parseInteger, parseList } from './parse.ts';
+
+export const presets = ['isic', 'chestxray14', 'kaggle-dr'] as const;
+
+export function withDatasetOptions<
+  Args extends unknown[],
+  Options extends OptionValues,
+  Global extends OptionValues,
+>(command: Command<Args, Options, Global>) {
+  return command
+    .option(
+      '--image-size <pixels>',
+      'image folders: centre-crop and resize to this side (default 28)',
+      parseInteger('--image-size', 8, 1024),
+    )
+    .option(
+      '--channels <count>',
+      'image folders: 1 (grey) or 3 (RGB) (default 1)',
+      parseChoice('--channels', ['1', '3'] as const),
+    )
+    .option('--csv <file>', 'labels CSV; --data is then the images folder')
+    .option('--preset <name>', `CSV layout: ${presets.join(', ')}`, parseChoice('--preset', presets))
+    .option(
+      '--classes <names>',
+      'ChestX-ray14 findings to keep, comma-separated (e.g. "No Finding,Pneumothorax,Mass")',
+      parseList,
+    )
+    .option('--strict', 'fail on the first unusable image instead of listing it');
+}
+
+export function datasetOptionsFrom(options: {
+  imageSize?: number;
+  channels?: '1' | '3';
+  csv?: string;
+  preset?: (typeof presets)[number];
+  classes?: string[];
+  strict?: boolean;
+}): DatasetOptions {
+  return {
+    ...(options.imageSize === undefined ? {} : { imageSize: options.imageSize }),
+    ...(options.channels === undefined ? {} : { channels: options.channels === '3' ? 3 : 1 }),
+    ...(options.csv === undefined ? {} : { csv: options.csv }),
+    ...(options.preset === undefined ? {} : { preset: options.preset }),
+    ...(options.classes === undefined ? {} : { classes: options.classes }),
+    ...(options.strict === true ? { strict: true } : {}),
+  };
+}
