@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from 'fast-png';
@@ -139,7 +140,7 @@ describe('readImageFolder', () => {
       join(root, 'bad', 'one', 'c-notes.txt'),
     ]);
     expect(skipped[0]?.reason).toMatch(/cannot decode this PNG/);
-    expect(skipped[1]?.reason).toMatch(/not a PNG or JPEG/);
+    expect(skipped[1]?.reason).toMatch(/not a PNG, JPEG or DICOM image/);
     await expectMedrobustError(
       readImageFolder(join(root, 'bad'), { size: 8, channels: 1, strict: true }),
       'invalid-data',
@@ -316,5 +317,28 @@ describe('readCsvFolder', () => {
       'invalid-data',
       /column "MEL" is missing, which the isic preset/,
     );
+  });
+});
+
+const pydicomSamples = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
+
+describe.skipIf(!existsSync(join(pydicomSamples, 'CT_small.dcm')))('DICOM files in image folders', () => {
+  it('reads DICOM (by its DICM marker) windowed to [0, 1], beside PNGs, at the requested size', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'medrobust-dicom-folder-'));
+    try {
+      await mkdir(join(root, 'ct'), { recursive: true });
+      await mkdir(join(root, 'mr'), { recursive: true });
+      await copyFile(join(pydicomSamples, 'CT_small.dcm'), join(root, 'ct', 'a.dcm'));
+      await copyFile(join(pydicomSamples, 'CT_small.dcm'), join(root, 'ct', 'b'));
+      await copyFile(join(pydicomSamples, 'MR_small_RLE.dcm'), join(root, 'mr', 'c.dcm'));
+      const { set, skipped } = await readImageFolder(root, { size: 16, channels: 3 });
+      expect(skipped).toEqual([]);
+      expect(set).toMatchObject({ shape: [3, 16, 16, 3], classNames: ['ct', 'mr'] });
+      expect(Math.min(...set.images)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...set.images)).toBeLessThanOrEqual(1);
+      expect(Math.max(...set.images)).toBeGreaterThan(0.5);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

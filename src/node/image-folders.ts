@@ -26,6 +26,7 @@ import { basename, join, sep } from 'node:path';
 import sharp from 'sharp';
 import { MedrobustError } from '../core/errors.ts';
 import { type CsvTable, parseCsvTable } from '../data/csv.ts';
+import { dicomToUnitImage, readDicom } from '../data/dicom/index.ts';
 import type { ImageSet } from '../data/image-set.ts';
 
 export interface ImageFolderOptions {
@@ -86,6 +87,36 @@ interface Entry {
 // ---------------------------------------------------------------------------------------------
 // Decoding and resampling
 
+/** DICOM Part 10 files carry "DICM" after a 128-byte preamble. */
+function isDicom(bytes: Uint8Array): boolean {
+  return (
+    bytes.length > 132 &&
+    bytes[128] === 0x44 &&
+    bytes[129] === 0x49 &&
+    bytes[130] === 0x43 &&
+    bytes[131] === 0x4d
+  );
+}
+
+/** Grey ↔ RGB for [0, 1] float pixels (RGB → grey with ITU-R BT.601 weights, as sharp's b-w). */
+function convertChannels(pixels: Float32Array, from: number, to: 1 | 3): Float32Array {
+  if (from === to) return pixels;
+  const count = pixels.length / from;
+  const out = new Float32Array(count * to);
+  for (let i = 0; i < count; i++) {
+    if (to === 3) {
+      const value = pixels[i] ?? 0;
+      out[3 * i] = value;
+      out[3 * i + 1] = value;
+      out[3 * i + 2] = value;
+    } else {
+      out[i] =
+        0.299 * (pixels[3 * i] ?? 0) + 0.587 * (pixels[3 * i + 1] ?? 0) + 0.114 * (pixels[3 * i + 2] ?? 0);
+    }
+  }
+  return out;
+}
+
 function sniffFormat(bytes: Uint8Array): 'png' | 'jpeg' | undefined {
   const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (png.every((byte, index) => bytes[index] === byte)) return 'png';
@@ -124,7 +155,7 @@ function resampleWeights(inputSize: number, outputSize: number): { first: number
  * antialiased bicubic), scaling by 1 / maximum and clamping to [0, 1]. Writes into `output`.
  */
 function cropAndResize(
-  pixels: Uint8Array | Uint16Array,
+  pixels: Uint8Array | Uint16Array | Float32Array,
   width: number,
   height: number,
   channels: number,
@@ -172,8 +203,16 @@ async function decodeImage(file: string, options: ImageFolderOptions, output: Fl
     throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   if (bytes.length === 0) throw new Error('the file is empty');
+  if (isDicom(bytes)) {
+    // DICOM: modality values windowed to [0, 1] (the file's VOI window, else min–max), MONOCHROME1 inverted.
+    const unit = dicomToUnitImage(await readDicom(bytes, file));
+    const pixels = convertChannels(unit.data, unit.channels, options.channels);
+    cropAndResize(pixels, unit.columns, unit.rows, options.channels, 1, options.size, output);
+    return;
+  }
   const format = sniffFormat(bytes);
-  if (format === undefined) throw new Error('not a PNG or JPEG image (checked by content, not extension)');
+  if (format === undefined)
+    throw new Error('not a PNG, JPEG or DICOM image (checked by content, not extension)');
   try {
     const metadata = await sharp(bytes).metadata();
     const deep = metadata.depth === 'ushort';
