@@ -147,7 +147,9 @@ describe('medrobust model', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/128 training and 624 test images, 28×28×1, classes normal \/ pneumonia/);
     expect(result.stdout).toMatch(/train +epoch 1\/1: loss \d/);
-    expect(result.stdout).toMatch(/test +accuracy \d+\.\d%; recall normal \d+\.\d%, pneumonia \d+\.\d%/);
+    expect(result.stdout).toMatch(
+      /test +AUC 0\.\d{3}, accuracy \d+\.\d%; recall normal \d+\.\d%, pneumonia \d+\.\d%/,
+    );
     expect(result.stdout).toMatch(
       /gradient .* images\/s of ∂CE\/∂x on 6 test images; .* 0 all-zero gradients/,
     );

@@ -12,11 +12,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { type ImageSet, readMedmnistSplit } from '../../src/data/medmnist.ts';
 import { readNpz } from '../../src/data/npz.ts';
-import type { Classifier } from '../../src/engine/contracts.ts';
-import { engineNames, loadEngine } from '../../src/engine/load-engine.ts';
+import { engineNames } from '../../src/engine/load-engine.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
+import { evaluateClassifier } from '../../src/models/evaluate.ts';
 import { buildModel, createModel, summarizeModel } from '../../src/models/model.ts';
 import { trainLoop } from '../../src/models/train-loop.ts';
+import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseInteger } from '../parse.ts';
 
 const defaultData = resolve(
@@ -74,29 +75,6 @@ function* batches(set: ImageSet, size: number) {
   }
 }
 
-function evaluate(classifier: Classifier, set: ImageSet, batchSize: number) {
-  const classes = set.classNames.length;
-  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  for (const { x, labels } of batches(set, batchSize)) {
-    const predicted = tf.tidy(() => tf.argMax(classifier.predict(x).logits, 1).arraySync() as number[]);
-    predicted.forEach((label, index) => {
-      const row = confusion[labels[index] ?? 0];
-      if (row !== undefined) row[label] = (row[label] ?? 0) + 1;
-    });
-    x.dispose();
-  }
-  const correct = confusion.reduce((sum, row, index) => sum + (row[index] ?? 0), 0);
-  const recall = confusion.map(
-    (row, index) =>
-      (row[index] ?? 0) /
-      Math.max(
-        1,
-        row.reduce((a, b) => a + b, 0),
-      ),
-  );
-  return { accuracy: correct / set.shape[0], recall };
-}
-
 export function demoCommand(): Command {
   return new Command('demo')
     .description('train, evaluate and differentiate a classifier on real MedMNIST images')
@@ -143,9 +121,7 @@ export function demoCommand(): Command {
       say(
         `data     ${options.data}: ${train.shape[0]} training and ${test.shape[0]} test images, ${height}×${width}×${channels}, classes ${test.classNames.join(' / ')}`,
       );
-      const engine = await loadEngine(options.engine);
-      const warning = engine.describe().warning;
-      if (warning !== undefined) process.stderr.write(`medrobust: warning: ${warning}\n`);
+      const engine = await loadEngineReporting(options.engine);
       const { manifest, weights } = createModel({
         architecture: { arch: options.arch, classes: test.classNames.length, channels, size: height },
         classNames: test.classNames,
@@ -177,9 +153,9 @@ export function demoCommand(): Command {
             ),
         },
       );
-      const { accuracy, recall } = evaluate(classifier, test, options.batch);
+      const { auc, accuracy, recall } = evaluateClassifier(classifier, test, options.batch);
       say(
-        `test     accuracy ${(100 * accuracy).toFixed(1)}%; recall ${test.classNames.map((name, index) => `${name} ${(100 * (recall[index] ?? 0)).toFixed(1)}%`).join(', ')}`,
+        `test     AUC ${auc.toFixed(3)}, accuracy ${(100 * accuracy).toFixed(1)}%; recall ${test.classNames.map((name, index) => `${name} ${(100 * (recall[index] ?? 0)).toFixed(1)}%`).join(', ')}`,
       );
       const sample = head(test, options.images);
       const classes = test.classNames.length;

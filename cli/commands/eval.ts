@@ -4,11 +4,12 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { splits } from '../../src/data/medmnist.ts';
-import { engineNames, loadEngine } from '../../src/engine/load-engine.ts';
+import { engineNames } from '../../src/engine/load-engine.ts';
 import { evaluateClassifier } from '../../src/models/evaluate.ts';
 import { openDataset } from '../../src/node/datasets.ts';
 import { loadModel } from '../../src/node/model-directory.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
+import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseInteger } from '../parse.ts';
 
 export function evalCommand(): Command {
@@ -28,9 +29,7 @@ export function evalCommand(): Command {
     .action(async (options) => {
       const dataset = await openDataset(options.data, datasetOptionsFrom(options));
       const set = dataset.read(options.split);
-      const engine = await loadEngine(options.engine);
-      const warning = engine.describe().warning;
-      if (warning !== undefined) process.stderr.write(`medrobust: warning: ${warning}\n`);
+      const engine = await loadEngineReporting(options.engine);
       const { classifier, network } = await loadModel(options.model, engine);
       const result = evaluateClassifier(classifier, set, options.batch);
       network.dispose();

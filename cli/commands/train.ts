@@ -4,10 +4,11 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { SingleBar } from 'cli-progress';
-import { engineNames, loadEngine } from '../../src/engine/load-engine.ts';
+import { engineNames } from '../../src/engine/load-engine.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import { type EpochRecord, trainRun } from '../../src/node/training-run.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
+import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseInteger, parsePositiveNumber } from '../parse.ts';
 
 export function trainCommand(): Command {
@@ -69,9 +70,7 @@ export function trainCommand(): Command {
       'wasm',
     )
     .action(async (options) => {
-      const engine = await loadEngine(options.engine);
-      const warning = engine.describe().warning;
-      if (warning !== undefined) process.stderr.write(`medrobust: warning: ${warning}\n`);
+      const engine = await loadEngineReporting(options.engine);
       const recipe = {
         data: options.data,
         arch: options.arch,
