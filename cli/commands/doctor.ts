@@ -3,11 +3,13 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { engineNames, loadEngine } from '../../src/engine/load-engine.ts';
+import { defaultCacheDirectory } from '../../src/node/fetch-dataset.ts';
 import { describeError } from '../errors.ts';
 
 export function doctorCommand(): Command {
   return new Command('doctor').description('show which engines load here, and why not').action(async () => {
     process.stdout.write(`node ${process.version}, ${process.platform}/${process.arch}\n`);
+    process.stdout.write(`datasets cache ${defaultCacheDirectory()} (set MEDROBUST_CACHE to move it)\n`);
     for (const name of engineNames) {
       try {
         const engine = await loadEngine(name);
