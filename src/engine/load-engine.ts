@@ -18,9 +18,32 @@ export interface EngineOptions {
   readonly threads?: number;
 }
 
+/**
+ * The Emscripten glue of tfjs-backend-wasm installs process-wide `uncaughtException` and
+ * `unhandledRejection` listeners that only rethrow; Node then reports any later crash at the
+ * rethrow, printing the glue's whole minified source line (about 30 kB) instead of the error.
+ * They are removed once the backend has started (tfjs never calls exit(), which they exist for).
+ */
+async function withoutGlueListeners<T>(start: () => Promise<T>): Promise<T> {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  // Typed as one event: Node's overloads do not accept the union of the two names.
+  const listeners = (event: (typeof events)[number]) => process.listeners(event as 'uncaughtException');
+  const before = new Map(events.map((event) => [event, new Set<unknown>(listeners(event))]));
+  try {
+    return await start();
+  } finally {
+    for (const event of events) {
+      for (const listener of listeners(event)) {
+        if (!before.get(event)?.has(listener))
+          process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
 async function loadWasmEngine(options: EngineOptions): Promise<Engine> {
-  const started = await activateWasmBackend(
-    options.threads === undefined ? {} : { threads: options.threads },
+  const started = await withoutGlueListeners(() =>
+    activateWasmBackend(options.threads === undefined ? {} : { threads: options.threads }),
   );
   return loadTfjsEngine('wasm', {
     ...(options.kernels === undefined ? {} : { kernels: options.kernels }),
