@@ -16,7 +16,7 @@ import { isMedmnistArchive, medmnistSplits, readMedmnistSplit } from '../src/dat
 import { readNpz } from '../src/data/npz.ts';
 import { createModel } from '../src/models/model.ts';
 import { parseSafetensors, serializeSafetensors } from '../src/models/safetensors.ts';
-import { breastPath, hasSharedData, npyBytes } from './support/data.ts';
+import { breastPath, hasSharedData, idxBytes, npyBytes } from './support/data.ts';
 
 /** Truncations at random lengths and copies with 1–8 random bytes flipped. */
 function* mutations(bytes: Uint8Array, cases: number, seed: number): Generator<Uint8Array> {
@@ -94,11 +94,7 @@ describe('fuzzing the readers', () => {
   });
 
   it('IDX images and labels, plain and gzipped (200 cases)', () => {
-    const idx = new Uint8Array(4 + 12 + 2 * 3 * 3);
-    idx.set([0, 0, 8, 3]);
-    [2, 3, 3].forEach((size, axis) => {
-      new DataView(idx.buffer).setUint32(4 + 4 * axis, size, false);
-    });
+    const idx = idxBytes([2, 3, 3], new Uint8Array(18));
     const read = (bytes: Uint8Array) => {
       const images = readIdx(bytes, 'fuzz-idx');
       if (images.shape.length === 3)

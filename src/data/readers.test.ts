@@ -1,23 +1,11 @@
 import { gzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { npyBytes } from '../../test/support/data.ts';
+import { idxBytes, npyBytes } from '../../test/support/data.ts';
 import { MedrobustError } from '../core/errors.ts';
 import { idxImageSet, readIdx } from './idx.ts';
 import { medmnistFileName, readMedmnistSplit } from './medmnist.ts';
 import { medmnistInfo } from './medmnist-info.ts';
 import { readNpz } from './npz.ts';
-
-/** A big-endian IDX file: magic 0x00000800 | type 0x08 | rank, dimensions, data. */
-function idxBytes(shape: number[], data: number[]): Uint8Array {
-  const out = new Uint8Array(4 + 4 * shape.length + data.length);
-  const view = new DataView(out.buffer);
-  out.set([0, 0, 0x08, shape.length], 0);
-  shape.forEach((size, axis) => {
-    view.setUint32(4 + 4 * axis, size, false);
-  });
-  out.set(data, 4 + 4 * shape.length);
-  return out;
-}
 
 /** A MedMNIST-layout archive with one split. */
 function medmnistArchive(

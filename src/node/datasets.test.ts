@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breastPath, cifarPath, hasSharedData, pneumoniaPath } from '../../test/support/data.ts';
+import { breastPath, cifarPath, hasSharedData, idxBytes, pneumoniaPath } from '../../test/support/data.ts';
 import { openDataset, summarizeSplit } from './datasets.ts';
 
 /** Debian's dataset-fashion-mnist package (installed by .ci/run). */
@@ -75,15 +75,7 @@ describe('opening datasets', () => {
   it('reads a folder of gzipped IDX files as train and test splits', async () => {
     const folder = join(root, 'idx');
     await mkdir(folder, { recursive: true });
-    const idx = (shape: number[], data: number[]) => {
-      const out = new Uint8Array(4 + 4 * shape.length + data.length);
-      out.set([0, 0, 8, shape.length]);
-      shape.forEach((size, axis) => {
-        new DataView(out.buffer).setUint32(4 + 4 * axis, size, false);
-      });
-      out.set(data, 4 + 4 * shape.length);
-      return gzipSync(out);
-    };
+    const idx = (shape: number[], data: number[]) => gzipSync(idxBytes(shape, data));
     await writeFile(join(folder, 'train-images-idx3-ubyte.gz'), idx([3, 2, 2], new Array(12).fill(128)));
     await writeFile(join(folder, 'train-labels-idx1-ubyte.gz'), idx([3], [1, 2, 3]));
     await writeFile(join(folder, 't10k-images-idx3-ubyte.gz'), idx([1, 2, 2], [0, 0, 0, 255]));

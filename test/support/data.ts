@@ -24,3 +24,15 @@ export function npyBytes(descr: string, shape: number[], data: Uint8Array, fortr
   out.set(data, 10 + header.length);
   return out;
 }
+
+/** An unsigned-byte IDX file: magic 0x00000800 | type 0x08 | rank, big-endian dimensions, data. */
+export function idxBytes(shape: number[], data: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(4 + 4 * shape.length + data.length);
+  const view = new DataView(out.buffer);
+  out.set([0, 0, 0x08, shape.length], 0);
+  shape.forEach((size, axis) => {
+    view.setUint32(4 + 4 * axis, size, false);
+  });
+  out.set(Array.from(data), 4 + 4 * shape.length);
+  return out;
+}
