@@ -12,11 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { type ImageSet, readMedmnistSplit } from '../../src/data/medmnist.ts';
 import { readNpz } from '../../src/data/npz.ts';
-import { engineNames } from '../../src/engine/load-engine.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import { evaluateClassifier } from '../../src/models/evaluate.ts';
 import { buildModel, createModel, summarizeModel } from '../../src/models/model.ts';
 import { trainLoop } from '../../src/models/train-loop.ts';
+import { engineOption } from '../common-options.ts';
 import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseInteger } from '../parse.ts';
 
@@ -94,12 +94,7 @@ export function demoCommand(): Command {
     )
     .option('--batch <size>', 'batch size', parseInteger('--batch', 1, 4096), 64)
     .option('--seed <n>', 'seed for initialisation and shuffling', parseInteger('--seed', 0), 0)
-    .option(
-      '--engine <name>',
-      `engine: ${engineNames.join(', ')}`,
-      parseChoice('--engine', engineNames),
-      'wasm',
-    )
+    .addOption(engineOption())
     .action(async (options) => {
       const say = (line: string) => process.stdout.write(`${line}\n`);
       const archive = readNpz(await readData(options.data), options.data);

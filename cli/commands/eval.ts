@@ -4,10 +4,10 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { splits } from '../../src/data/medmnist.ts';
-import { engineNames } from '../../src/engine/load-engine.ts';
 import { evaluateClassifier } from '../../src/models/evaluate.ts';
 import { openDataset } from '../../src/node/datasets.ts';
 import { loadModel } from '../../src/node/model-directory.ts';
+import { engineOption } from '../common-options.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseInteger } from '../parse.ts';
@@ -19,12 +19,7 @@ export function evalCommand(): Command {
     .requiredOption('--data <path>', 'dataset file or folder')
     .option('--split <name>', `split: ${splits.join(', ')}`, parseChoice('--split', splits), 'test')
     .option('--batch <size>', 'batch size', parseInteger('--batch', 1, 4096), 64)
-    .option(
-      '--engine <name>',
-      `engine: ${engineNames.join(', ')}`,
-      parseChoice('--engine', engineNames),
-      'wasm',
-    )
+    .addOption(engineOption())
     .option('--json', 'print JSON')
     .action(async (options) => {
       const dataset = await openDataset(options.data, datasetOptionsFrom(options));

@@ -6,7 +6,8 @@ import { MedrobustError } from '../../src/core/errors.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import { createModel, type ModelSummary, summarizeModel } from '../../src/models/model.ts';
 import { readModelDirectory, writeModelDirectory } from '../../src/node/model-directory.ts';
-import { parseChoice, parseInteger, parseList, parseNumberList, parsePositiveNumber } from '../parse.ts';
+import { headOption, widthOption } from '../common-options.ts';
+import { parseChoice, parseInteger, parseList, parseNumberList } from '../parse.ts';
 
 function formatSummary(summary: ModelSummary): string {
   const { architecture } = summary;
@@ -40,13 +41,8 @@ export function modelCommand(): Command {
     .requiredOption('--out <dir>', 'directory to write')
     .option('--channels <count>', 'input channels: 1 (grey) or 3 (RGB)', parseInteger('--channels', 1, 3), 1)
     .option('--size <pixels>', 'square input size in pixels', parseInteger('--size', 8, 1024), 28)
-    .option('--width <multiplier>', 'channel width multiplier', parsePositiveNumber('--width'), 1)
-    .option(
-      '--head <kind>',
-      'linear, or paper: Dense(128) → Dropout(0.2) → Dense(classes)',
-      parseChoice('--head', ['linear', 'paper'] as const),
-      'linear',
-    )
+    .addOption(widthOption())
+    .addOption(headOption())
     .option(
       '--stem <kind>',
       'small (3×3/1, no max-pool) or imagenet (7×7/2 + max-pool); default small up to 32 px',

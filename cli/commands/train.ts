@@ -4,9 +4,9 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { SingleBar } from 'cli-progress';
-import { engineNames } from '../../src/engine/load-engine.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import { type EpochRecord, trainRun } from '../../src/node/training-run.ts';
+import { engineOption, headOption, widthOption } from '../common-options.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseInteger, parsePositiveNumber } from '../parse.ts';
@@ -24,13 +24,8 @@ export function trainCommand(): Command {
       parseChoice('--arch', architectureNames),
       'small-cnn',
     )
-    .option('--width <multiplier>', 'channel width multiplier', parsePositiveNumber('--width'), 1)
-    .option(
-      '--head <kind>',
-      'linear, or paper: Dense(128) → Dropout(0.2) → Dense(classes)',
-      parseChoice('--head', ['linear', 'paper'] as const),
-      'linear',
-    )
+    .addOption(widthOption())
+    .addOption(headOption())
     .option('--epochs <count>', 'epochs', parseInteger('--epochs', 1, 100_000), 10)
     .option('--batch <size>', 'batch size', parseInteger('--batch', 1, 4096), 64)
     .option('--optimizer <name>', 'sgd or adam', parseChoice('--optimizer', ['sgd', 'adam'] as const), 'adam')
@@ -63,12 +58,7 @@ export function trainCommand(): Command {
     )
     .option('--seed <n>', 'seed', parseInteger('--seed', 0), 0)
     .option('--resume', 'continue the run in --out from its last checkpoint')
-    .option(
-      '--engine <name>',
-      `engine: ${engineNames.join(', ')}`,
-      parseChoice('--engine', engineNames),
-      'wasm',
-    )
+    .addOption(engineOption())
     .action(async (options) => {
       const engine = await loadEngineReporting(options.engine);
       const recipe = {

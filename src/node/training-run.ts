@@ -212,7 +212,7 @@ export async function trainRun(
     );
     progress = found.progress;
   } else {
-    ({ manifest } = createModel({
+    const created = createModel({
       architecture: {
         arch: recipe.arch,
         classes: train.classNames.length,
@@ -223,12 +223,9 @@ export async function trainRun(
       },
       classNames: train.classNames,
       seed: recipe.seed,
-    }));
-    model = buildModel(
-      engine,
-      manifest,
-      createModel({ architecture: manifest.architecture, seed: recipe.seed }).weights,
-    );
+    });
+    manifest = created.manifest;
+    model = buildModel(engine, manifest, created.weights);
   }
   await mkdir(checkpoints, { recursive: true });
   const classWeights = recipe.balanceClasses
