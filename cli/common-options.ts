@@ -6,9 +6,12 @@ import { engineNames } from '../src/engine/load-engine.ts';
 import { parseChoice, parsePositiveNumber } from './parse.ts';
 
 export function engineOption() {
-  return new Option('--engine <name>', `engine: ${engineNames.join(', ')}`)
+  return new Option(
+    '--engine <name>',
+    `engine: ${engineNames.join(', ')} (auto: torch when its addon loads, else wasm)`,
+  )
     .argParser(parseChoice('--engine', engineNames))
-    .default('wasm' as const);
+    .default('auto' as const);
 }
 
 export function widthOption() {

@@ -146,7 +146,7 @@ export interface BuildOptions {
   readonly foldBatchNorm?: boolean;
 }
 
-export type EngineName = 'wasm' | 'cpu';
+export type EngineName = 'wasm' | 'cpu' | 'torch';
 
 export interface Engine {
   readonly name: EngineName;

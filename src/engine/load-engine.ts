@@ -2,10 +2,13 @@
  * Engines by name (a frozen registry, DESIGN.md §5 rule 5). An unknown name lists the valid ones.
  * This is the Node engine loader: it may start the wasm backend's worker threads (src/node).
  */
+import { availableParallelism } from 'node:os';
 import { MedrobustError } from '../core/errors.ts';
+import { loadTorchAddon } from '../node/torch-addon.ts';
 import { activateWasmBackend } from '../node/wasm-threads.ts';
 import type { Engine, EngineName } from './contracts.ts';
 import { loadTfjsEngine } from './tfjs/tfjs-engine.ts';
+import { createTorchEngine } from './torch/torch-network.ts';
 import type { WasmKernels } from './wasm/kernels.ts';
 
 export interface EngineOptions {
@@ -14,6 +17,7 @@ export interface EngineOptions {
   /**
    * wasm: threads for XNNPACK (default: every core). Fixed for the process by the first wasm
    * engine loaded; a later different request is reported in `describe().warning`.
+   * torch: libtorch's intra-op threads (default: every core; process-wide).
    */
   readonly threads?: number;
 }
@@ -52,18 +56,47 @@ async function loadWasmEngine(options: EngineOptions): Promise<Engine> {
   });
 }
 
+/**
+ * The native engine. Tensors above the engine layer stay tfjs tensors, carried by the wasm backend
+ * (fast elementwise ops for attacks); the networks run in libtorch with `threads` threads.
+ */
+async function loadNativeEngine(options: EngineOptions): Promise<Engine> {
+  const loaded = loadTorchAddon();
+  if (loaded.addon === undefined) {
+    throw new MedrobustError('engine-unavailable', `the torch engine is not available: ${loaded.reason}`, {
+      hint: 'use --engine wasm (always available), or --engine auto to take torch when it loads',
+    });
+  }
+  const carrier = await loadWasmEngine(options.kernels === undefined ? {} : { kernels: options.kernels });
+  const warning = carrier.describe().warning;
+  return createTorchEngine(loaded.addon, {
+    threads: options.threads ?? availableParallelism(),
+    tensors: 'tfjs wasm',
+    ...(typeof warning === 'string' ? { warning } : {}),
+  });
+}
+
 const engines: Readonly<Record<EngineName, (options: EngineOptions) => Promise<Engine>>> = Object.freeze({
   wasm: loadWasmEngine,
   cpu: () => loadTfjsEngine('cpu'),
+  torch: loadNativeEngine,
 });
 
-export const engineNames = Object.freeze(Object.keys(engines) as EngineName[]);
+/** What `--engine` accepts: `auto` (torch when it loads, else wasm) and every engine by name. */
+export const engineNames = Object.freeze(['auto', ...Object.keys(engines)] as ('auto' | EngineName)[]);
 
 export function isEngineName(name: string): name is EngineName {
   return Object.hasOwn(engines, name);
 }
 
+/** Whether the native engine can load here, and if not, why (for `medrobust doctor`). */
+export function nativeEngineStatus(): { readonly available: boolean; readonly reason?: string } {
+  const loaded = loadTorchAddon();
+  return loaded.addon === undefined ? { available: false, reason: loaded.reason } : { available: true };
+}
+
 export async function loadEngine(name: string = 'wasm', options: EngineOptions = {}): Promise<Engine> {
+  if (name === 'auto') return loadEngine(nativeEngineStatus().available ? 'torch' : 'wasm', options);
   if (!isEngineName(name)) {
     throw new MedrobustError('invalid-argument', `unknown engine "${name}"`, {
       hint: `choose one of: ${engineNames.join(', ')}`,

@@ -50,13 +50,17 @@ export function filterFromTfjs(
   return converted;
 }
 
-/** [out, in] → [in, out]. */
-export function denseToTfjs(matrix: Float32Array, out: number, input: number): tf.Tensor2D {
+/** [out, in] → [in, out], as a host array. */
+export function denseArrayToTfjs(matrix: Float32Array, out: number, input: number): Float32Array {
   const converted = new Float32Array(matrix.length);
   for (let o = 0; o < out; o++) {
     for (let i = 0; i < input; i++) converted[i * out + o] = matrix[o * input + i] ?? 0;
   }
-  return tf.tensor2d(converted, [input, out]);
+  return converted;
+}
+
+export function denseToTfjs(matrix: Float32Array, out: number, input: number): tf.Tensor2D {
+  return tf.tensor2d(denseArrayToTfjs(matrix, out, input), [input, out]);
 }
 
 /** [in, out] → [out, in]. */

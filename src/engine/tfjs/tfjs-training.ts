@@ -33,7 +33,7 @@ function betaPowers(optimiser: tf.Optimizer): { accBeta1: tf.Variable; accBeta2:
 }
 
 /** The optimiser's identity: kind and hyper-parameters, without the learning rate a schedule changes. */
-function optimiserKey(settings: OptimiserSettings): string {
+export function optimiserKey(settings: OptimiserSettings): string {
   return JSON.stringify({ ...settings, learningRate: 0 });
 }
 
