@@ -8,19 +8,19 @@ import { loadEngine } from '../src/engine/load-engine.ts';
 import { buildModel, createModel } from '../src/models/model.ts';
 
 export interface EngineCase {
-  engine: 'wasm' | 'cpu';
-  kernels: 'ours' | 'stock';
+  engine: 'wasm' | 'cpu' | 'torch' | 'pytorch';
+  kernels: 'ours' | 'stock' | '';
   threads: number;
   model: 'resnet18' | 'resnet50';
   size: number;
   batch: number;
-  task: 'forward' | 'input-gradient' | 'train-step';
+  task: 'forward' | 'input-gradient' | 'train-step' | 'pgd-20';
   repeats: number;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as EngineCase;
 const engine = await loadEngine(spec.engine, {
-  kernels: spec.kernels,
+  ...(spec.kernels === '' ? {} : { kernels: spec.kernels }),
   ...(spec.threads > 0 ? { threads: spec.threads } : {}),
 });
 const threads = Number(engine.describe().threads ?? 1);
@@ -49,6 +49,28 @@ const run = (): void => {
     const { value, grad } = classifier.valueAndGrad(x, crossEntropy);
     grad.dataSync();
     tf.dispose([value, grad]);
+  } else if (spec.task === 'pgd-20') {
+    // L∞ PGD: 20 steps of ε/4 from a random start (the same loop as bench/peers/pytorch.py).
+    const epsilon = 8 / 255;
+    let adversarial = tf.tidy(
+      () =>
+        tf.clipByValue(
+          tf.add(x, tf.randomUniform(x.shape, -epsilon, epsilon, 'float32', 2)),
+          0,
+          1,
+        ) as tf.Tensor4D,
+    );
+    for (let step = 0; step < 20; step++) {
+      const { value, grad } = classifier.valueAndGrad(adversarial, crossEntropy);
+      const next = tf.tidy(() => {
+        const moved = tf.add(adversarial, tf.mul(epsilon / 4, tf.sign(grad)));
+        return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(x, epsilon)), tf.add(x, epsilon)), 0, 1);
+      });
+      tf.dispose([value, grad, adversarial]);
+      adversarial = next as tf.Tensor4D;
+    }
+    adversarial.dataSync();
+    adversarial.dispose();
   } else {
     network.trainStep({ x, labels }, { kind: 'sgd', learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4 });
   }
