@@ -79,7 +79,8 @@ export async function engineBenchmark(argv: readonly string[]): Promise<void> {
     }
     if (engines.includes('torch')) {
       // This machine's timings vary by ±30 % from run to run: more repeats for the native pair.
-      const nativeRepeats = task === 'pgd-20' || (model === 'resnet50' && size >= 224) ? repeats + 1 : repeats + 4;
+      const nativeRepeats =
+        task === 'pgd-20' || (model === 'resnet50' && size >= 224) ? repeats + 1 : repeats + 4;
       cases.push({ ...common, engine: 'torch', kernels: '', repeats: nativeRepeats });
       cases.push({ ...common, engine: 'pytorch', kernels: '', repeats: nativeRepeats });
     }
