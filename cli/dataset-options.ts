@@ -31,7 +31,12 @@ export function withDatasetOptions<
       'ChestX-ray14 findings to keep, comma-separated (e.g. "No Finding,Pneumothorax,Mass")',
       parseList,
     )
-    .option('--strict', 'fail on the first unusable image instead of listing it');
+    .option('--strict', 'fail on the first unusable image instead of listing it')
+    .option(
+      '--resize <pixels>',
+      'any format: resize images to this side after reading (bilinear; e.g. 28-px MedMNIST to 224)',
+      parseInteger('--resize', 8, 1024),
+    );
 }
 
 export function datasetOptionsFrom(options: {
@@ -41,6 +46,7 @@ export function datasetOptionsFrom(options: {
   preset?: (typeof presets)[number];
   classes?: string[];
   strict?: boolean;
+  resize?: number;
 }): DatasetOptions {
   return {
     ...(options.imageSize === undefined ? {} : { imageSize: options.imageSize }),
@@ -49,5 +55,6 @@ export function datasetOptionsFrom(options: {
     ...(options.preset === undefined ? {} : { preset: options.preset }),
     ...(options.classes === undefined ? {} : { classes: options.classes }),
     ...(options.strict === true ? { strict: true } : {}),
+    ...(options.resize === undefined ? {} : { resize: options.resize }),
   };
 }

@@ -1,7 +1,9 @@
 /**
- * Transforms on in-memory image sets. (Resizing, crops and augmentation come with the image-folder
- * readers; this file starts with the splits a dataset without a validation split needs.)
+ * Transforms on in-memory image sets: selection, stratified splits, and resizing of whole sets
+ * (e.g. 28-px MedMNIST upsampled to the paper's 224 px). Crops and augmentation come with the
+ * image-folder readers and augment.ts.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import type { ImageSet } from './image-set.ts';
@@ -69,4 +71,55 @@ export function stratifiedSplit(set: ImageSet, fraction: number, seed: number): 
   first.sort((a, b) => a - b);
   second.sort((a, b) => a - b);
   return [selectImages(set, first), selectImages(set, second)];
+}
+
+/**
+ * Every image resized to size × size, bilinear with half-pixel centres (PyTorch's
+ * `F.interpolate(mode='bilinear', align_corners=False)`), in chunks so only one chunk is ever held
+ * twice. Masks follow with nearest-neighbour resampling (half-pixel centres: PyTorch's 'nearest-exact').
+ */
+export function resizeImages(set: ImageSet, size: number): ImageSet {
+  const [count, height, width, channels] = set.shape;
+  if (height === size && width === size) return set;
+  const pixels = size * size * channels;
+  const images = new Float32Array(count * pixels);
+  const masks = set.masks === undefined ? undefined : new Uint8Array(count * size * size);
+  const chunk = Math.max(1, Math.floor(4_000_000 / Math.max(pixels, height * width * channels)));
+  for (let start = 0; start < count; start += chunk) {
+    const end = Math.min(count, start + chunk);
+    const source = set.images.subarray(start * height * width * channels, end * height * width * channels);
+    const resized = tf.tidy(() =>
+      tf.clipByValue(
+        tf.image.resizeBilinear(
+          tf.tensor4d(source, [end - start, height, width, channels]),
+          [size, size],
+          false,
+          true,
+        ),
+        0,
+        1,
+      ),
+    );
+    images.set(resized.dataSync(), start * pixels);
+    resized.dispose();
+    if (masks !== undefined && set.masks !== undefined) {
+      const mask = set.masks.subarray(start * height * width, end * height * width);
+      const nearest = tf.tidy(() =>
+        tf.image.resizeNearestNeighbor(
+          tf.tensor4d(Float32Array.from(mask), [end - start, height, width, 1]),
+          [size, size],
+          false,
+          true,
+        ),
+      );
+      masks.set(Uint8Array.from(nearest.dataSync()), start * size * size);
+      nearest.dispose();
+    }
+  }
+  return {
+    ...set,
+    images,
+    shape: [count, size, size, channels],
+    ...(masks === undefined ? {} : { masks }),
+  };
 }

@@ -25,6 +25,7 @@ import {
 } from '../data/medmnist.ts';
 import { readNpz } from '../data/npz.ts';
 import { generatePhantoms, type PhantomKind, phantomKinds } from '../data/phantoms/index.ts';
+import { resizeImages } from '../data/transforms.ts';
 import { type CsvPreset, readCsvFolder, readImageFolder, type SkippedFile } from './image-folders.ts';
 
 export type ChecksumStatus =
@@ -54,6 +55,8 @@ export interface DatasetOptions {
   readonly classes?: readonly string[];
   /** Fail on the first unusable image instead of listing it. */
   readonly strict?: boolean;
+  /** Any format: resize every image to this side after reading (e.g. 28-px MedMNIST → 224 px). */
+  readonly resize?: number;
 }
 
 /**
@@ -198,6 +201,13 @@ function openPhantoms(spec: string): OpenedDataset {
 }
 
 export async function openDataset(path: string, options: DatasetOptions = {}): Promise<OpenedDataset> {
+  const opened = await openDatasetAsStored(path, options);
+  const size = options.resize;
+  if (size === undefined) return opened;
+  return { ...opened, read: (split) => resizeImages(opened.read(split), size) };
+}
+
+async function openDatasetAsStored(path: string, options: DatasetOptions): Promise<OpenedDataset> {
   if (path.startsWith('phantom:')) return openPhantoms(path);
   const info = await stat(path).catch((error: unknown) => {
     throw new MedrobustError('not-found', `${path}: no such file or folder`, {

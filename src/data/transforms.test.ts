@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ImageSet } from './image-set.ts';
+import { resizeImages } from './transforms.ts';
+
+function set(images: number[], shape: [number, number, number, number], masks?: number[]): ImageSet {
+  return {
+    images: Float32Array.from(images),
+    shape,
+    labels: new Int32Array(shape[0]),
+    labelsPerImage: 1,
+    classNames: ['a', 'b'],
+    task: 'binary',
+    ...(masks === undefined ? {} : { masks: Uint8Array.from(masks) }),
+  };
+}
+
+describe('resizeImages', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('upsamples bilinearly with half-pixel centres (PyTorch align_corners=False)', () => {
+    // Output sample k of 4 from 2 sits at (k + 0.5)/2 − 0.5 = −0.25, 0.25, 0.75, 1.25, clamped to
+    // [0, 1]: weights give [0, 0.25, 0.75, 1] along a row [0, 1]. Hand-computed corner values of the
+    // 2-D interpolation of [[0, 1], [1, 0]]: (1,1) = 0.75·0.25 + 0.25·0.75 = 0.375.
+    const resized = resizeImages(set([0, 1, 1, 0], [1, 2, 2, 1]), 4);
+    expect(resized.shape).toEqual([1, 4, 4, 1]);
+    const row0 = Array.from(resized.images.subarray(0, 4));
+    expect(row0.map((value) => Number(value.toFixed(6)))).toEqual([0, 0.25, 0.75, 1]);
+    expect(resized.images[5]).toBeCloseTo(0.375, 6);
+    expect(resized.images[15]).toBeCloseTo(0, 6);
+  });
+
+  it('keeps channels apart, stays in [0, 1], and resamples masks by nearest neighbour', () => {
+    const resized = resizeImages(set([0, 1, 1, 0, 0.5, 0.5, 0, 1], [1, 2, 2, 2], [1, 0, 0, 0]), 3);
+    expect(resized.shape).toEqual([1, 3, 3, 2]);
+    for (const value of resized.images) {
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+    expect(resized.images[0]).toBeCloseTo(0, 6); // channel 0 at the top-left corner
+    expect(resized.images[1]).toBeCloseTo(1, 6); // channel 1 at the top-left corner
+    // Nearest with half-pixel centres (PyTorch's 'nearest-exact'): output k reads source
+    // ⌊(k + 0.5)·2/3⌋ = 0, 1, 1, so only the top-left output pixel sees the mask's one pixel.
+    expect(Array.from(resized.masks ?? [])).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('returns the set itself when the size already matches', () => {
+    const original = set([0, 1, 1, 0], [1, 2, 2, 1]);
+    expect(resizeImages(original, 2)).toBe(original);
+  });
+});
