@@ -2,6 +2,7 @@
  * The medrobust command line. Thin: parse → validate → library call → write artefacts.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { attackCommand } from './commands/attack.ts';
 import { dataCommand } from './commands/data.ts';
 import { demoCommand } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
@@ -21,6 +22,7 @@ export function createProgram(): Command {
     .addCommand(modelCommand())
     .addCommand(dataCommand())
     .addCommand(evalCommand())
+    .addCommand(attackCommand())
     .addCommand(trainCommand())
     .addCommand(doctorCommand())
     .addCommand(demoCommand());

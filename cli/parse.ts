@@ -68,3 +68,27 @@ export function parseNumberList(option: string) {
     return numbers;
   };
 }
+
+/** One ε: a decimal (0.0039) or a fraction of 255 ("1/255", "0.5/255"); within [0, 1]. */
+export function parseEpsilon(value: string): number {
+  const match = /^\s*([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*(?:\/\s*([0-9]*\.?[0-9]+))?\s*$/i.exec(value);
+  const numerator = Number(match?.[1]);
+  const denominator = match?.[2] === undefined ? 1 : Number(match[2]);
+  const epsilon = numerator / denominator;
+  if (match === null || !Number.isFinite(epsilon) || denominator === 0 || epsilon < 0 || epsilon > 1) {
+    throw new MedrobustError('invalid-argument', `--eps: "${value}" is not an ε in [0, 1]`, {
+      hint: 'write ε as a fraction of 255 or a decimal in the [0, 1] image range, e.g. --eps 0.5/255,1/255,8/255',
+    });
+  }
+  return epsilon;
+}
+
+export function parseEpsilonList(value: string): number[] {
+  const list = parseList(value).map(parseEpsilon);
+  if (list.length === 0) {
+    throw new MedrobustError('invalid-argument', '--eps needs at least one ε', {
+      hint: 'for example --eps 1/255',
+    });
+  }
+  return [...new Set(list)].sort((a, b) => a - b);
+}

@@ -4,7 +4,7 @@
  * mark of the dtype, so this file reads the header's `descr` itself and rejects big-endian and
  * Fortran-order arrays with an error that says how to re-save them.
  */
-import { unzipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import { parse as parseNpy } from 'npyjs';
 import { MedrobustError } from '../core/errors.ts';
 
@@ -150,4 +150,36 @@ export function readNpz(bytes: Uint8Array, source: string): NpzArchive {
       return array;
     },
   };
+}
+
+export interface NpyArray {
+  /** `f4` float32, `i4` int32, `u1` uint8, `i8` int64 written from int32 values. */
+  readonly dtype: 'f4' | 'i4' | 'u1';
+  readonly shape: readonly number[];
+  readonly data: Float32Array | Int32Array | Uint8Array;
+}
+
+/** One .npy file (format 1.0, little-endian, C order), as numpy.save writes it. */
+export function writeNpy(array: NpyArray): Uint8Array {
+  const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
+  let header = `{'descr': '${array.dtype === 'u1' ? '|u1' : `<${array.dtype}`}', 'fortran_order': False, 'shape': ${shape}, }`;
+  while ((10 + header.length + 1) % 64 !== 0) header += ' ';
+  header += '\n';
+  const body = new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength);
+  const out = new Uint8Array(10 + header.length + body.length);
+  out.set([...magic, 1, 0], 0);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(body, 10 + header.length);
+  return out;
+}
+
+/** An .npz archive (numpy.savez_compressed layout: one deflated .npy member per array). */
+export function writeNpz(arrays: Readonly<Record<string, NpyArray>>): Uint8Array {
+  return zipSync(
+    Object.fromEntries(Object.entries(arrays).map(([name, array]) => [`${name}.npy`, writeNpy(array)])),
+    {
+      level: 6,
+    },
+  );
 }

@@ -6,10 +6,10 @@
  *   (100 % clean accuracy), for properties every attack must have.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { Random } from '../../src/core/random.ts';
 import { createClassifier } from '../../src/engine/classifier.ts';
 import type { Classifier, Engine } from '../../src/engine/contracts.ts';
 import type { NetworkSpec } from '../../src/engine/network-spec.ts';
-import { Random } from '../../src/core/random.ts';
 
 export function linearModel(engine: Engine, size = 2): Classifier {
   const spec: NetworkSpec = {
