@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readNpz } from '../src/data/npz.ts';
 import { breastPath, hasSharedData } from '../test/support/data.ts';
 import { main } from './main.ts';
 
@@ -188,6 +189,65 @@ describe('medrobust model', () => {
       const mismatch = await cli('eval', '--model', wide, '--data', breastPath);
       expect(mismatch.code).toBe(3);
       expect(mismatch.stderr).toMatch(/images are 28×28×1 but small-cnn-64px-2class takes 64×64×1/);
+    },
+  );
+
+  it.skipIf(!hasSharedData)(
+    'attack writes results.json, results.csv, npz and grids as it goes, resumes, and refuses bad input',
+    async () => {
+      const model = join(root, 'attack-cnn');
+      await cli('model', 'init', '--arch', 'small-cnn', '--classes', '2', '--width', '0.25', '--out', model);
+      const out = join(root, 'attack-run');
+      const common = [
+        '--model',
+        model,
+        '--data',
+        breastPath,
+        '--images',
+        '12',
+        '--engine',
+        'wasm',
+        '--out',
+        out,
+      ];
+      const args = ['attack', ...common, '--attack', 'paper-fgsm,paper-pgd', '--eps', '1/255,8/255'];
+      const first = await cli(...args);
+      expect(first.code).toBe(0);
+      const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+      expect(results).toMatchObject({ format: 'medrobust-robustness', complete: true });
+      expect(
+        results.entries.map(
+          (entry: { attack: string; epsilonText: string }) => `${entry.attack}@${entry.epsilonText}`,
+        ),
+      ).toEqual(['paper-fgsm@1/255', 'paper-fgsm@8/255', 'paper-pgd@1/255', 'paper-pgd@8/255']);
+      for (const entry of results.entries) {
+        expect(entry.maxLinf).toBeLessThanOrEqual(entry.epsilon + 1e-6);
+        expect(entry.adversarialAccuracyOnCorrect).toBeCloseTo(1 - entry.successRate, 9);
+      }
+      expect(results.configuration.healthyClass).toBe('normal, benign');
+      expect(results.worstCase).toHaveLength(2);
+      const csv = await readFile(join(out, 'results.csv'), 'utf8');
+      expect(csv.split('\n')[0]).toContain('adversarial_accuracy_on_correct');
+      const archive = readNpz(await readFile(join(out, 'adversarial-paper-pgd-8_255.npz')), 'npz');
+      expect(archive.get('adversarial').shape).toEqual([12, 28, 28, 1]);
+      expect(archive.get('adversarial_predictions').data).toHaveLength(12);
+      expect((await stat(join(out, 'examples-paper-pgd-8_255.png'))).size).toBeGreaterThan(0);
+
+      const again = await cli(...args);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/already holds a robustness run[\s\S]*--resume/);
+      const resumed = await cli(...args, '--resume');
+      expect(resumed.code).toBe(0);
+      expect(resumed.stderr).not.toContain('paper-pgd ε=');
+      const other = await cli('attack', ...common, '--attack', 'paper-bim', '--eps', '1/255', '--resume');
+      expect(other.code).toBe(2);
+      expect(other.stderr).toMatch(/holds a run with other settings/);
+
+      const badEpsilon = await cli('attack', ...common, '--eps', '2');
+      expect(badEpsilon.code).toBe(2);
+      expect(badEpsilon.stderr).toMatch(/--eps: "2" is not an ε in \[0, 1\]/);
+      const badAttack = await cli('attack', ...common, '--attack', 'pgdd');
+      expect(badAttack.stderr).toMatch(/unknown attack "pgdd"[\s\S]*paper-pgd/);
     },
   );
 
