@@ -40,8 +40,8 @@ export interface ProjectedGradientSettings {
 export const epsilonOption = z
   .number()
   .min(0)
-  .max(1)
-  .describe('ε, in the [0, 1] image range (1/255 ≈ 0.0039)');
+  .max(1000)
+  .describe('ε in the [0, 1] image range (1/255 ≈ 0.0039); an L2 radius may exceed 1');
 export const normOption = z.enum(norms).default('linf').describe('linf or l2');
 export const lossOption = z.enum(lossNames).default('cross-entropy').describe('cross-entropy, margin or dlr');
 export const labelOption = z
