@@ -7,7 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ownLabels } from '../../../test/support/attack-fixtures.ts';
 import { images, leakedTensors, maxRelativeDifference, tinyModel } from '../../../test/support/engines.ts';
+import { getAttack } from '../../attacks/registry.ts';
 import { Random } from '../../core/random.ts';
 import type { ArchitectureInput } from '../../models/architecture.ts';
 import { buildModel, createModel, type LoadedModel } from '../../models/model.ts';
@@ -142,6 +144,27 @@ describe.skipIf(!native.available)(
       tf.dispose([...expected.taps.values(), ...actual.taps.values()]);
       reference.network.dispose();
       model.network.dispose();
+    });
+
+    it('the same attack with the same seed gives the same adversarial accuracy on both engines', () => {
+      const results = [wasm, torch].map((engine) => {
+        const fixture = ownLabels(engine, 16);
+        const outcome = ['paper-pgd', 'apgd-ce'].map((name) => {
+          const result = getAttack(name).run(
+            fixture.model,
+            { x: fixture.x, labels: fixture.labels },
+            undefined,
+            { epsilon: 0.05, ...(name === 'apgd-ce' ? { steps: 20 } : {}) },
+            { seed: 4 },
+          );
+          result.adversarial.dispose();
+          return Array.from(result.predictions);
+        });
+        fixture.dispose();
+        return outcome;
+      });
+      const [onWasm, onTorch] = results;
+      expect(onTorch).toEqual(onWasm);
     });
 
     it('leaks no tensors in predict and valueAndGrad', () => {
