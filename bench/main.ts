@@ -1,10 +1,12 @@
 /**
  * `npm run bench -- NAME [options]`: medrobust's benchmarks (never timed tests).
  */
+import { attackBenchmark } from './attack.ts';
 import { engineBenchmark } from './engine.ts';
 
 const benchmarks: Readonly<Record<string, (argv: readonly string[]) => Promise<void>>> = Object.freeze({
   engine: engineBenchmark,
+  attack: attackBenchmark,
 });
 
 const [name = '', ...rest] = process.argv.slice(2);
