@@ -151,9 +151,10 @@ describe('medrobust model', () => {
     expect(result.stdout).toMatch(
       /test +AUC 0\.\d{3}, accuracy \d+\.\d%; recall normal \d+\.\d%, pneumonia \d+\.\d%/,
     );
-    expect(result.stdout).toMatch(
-      /gradient .* images\/s of ∂CE\/∂x on 6 test images; .* 0 all-zero gradients/,
-    );
+    expect(result.stdout).toMatch(/attack +6 test images, the paper's FGSM and PGD/);
+    expect(result.stdout).toMatch(/paper-pgd +ε=1\/255 +accuracy \d+\.\d% \(clean \d+\.\d%\), AUC /);
+    expect(result.stdout).toMatch(/worst +ε=2\/255 +accuracy \d+\.\d% under either attack/);
+    expect(result.stdout).toMatch(/checks +/);
   });
 
   it.skipIf(!hasSharedData)('data info prints splits, classes, counts and the md5 status', async () => {
