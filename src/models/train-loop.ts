@@ -13,9 +13,11 @@ export interface TrainingSet {
   /** NHWC float32 in [0, 1]. */
   readonly images: Float32Array;
   readonly shape: readonly [number, number, number, number];
-  /** Class index per image. */
+  /** Class index per image, or (multi-label) `labelsPerImage` 0/1 targets per image. */
   readonly labels: Int32Array;
   readonly classes: number;
+  /** 1 (default): one class index per image; more: multi-label 0/1 targets, trained with mean BCE. */
+  readonly labelsPerImage?: number;
 }
 
 export interface EpochReport {
@@ -60,7 +62,8 @@ export interface EpochOptions {
 /** One epoch: shuffle (seeded by seed and epoch), then one train step per batch. */
 export function trainEpoch(network: Network, data: TrainingSet, options: EpochOptions): EpochReport {
   const [count, height, width, channels] = data.shape;
-  if (count === 0 || data.labels.length !== count) {
+  const perImage = data.labelsPerImage ?? 1;
+  if (count === 0 || data.labels.length !== count * perImage) {
     throw new MedrobustError(
       'invalid-data',
       `training set has ${count} images and ${data.labels.length} labels`,
@@ -81,11 +84,11 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
   for (let start = 0; start < count; start += options.batchSize) {
     const size = Math.min(options.batchSize, count - start);
     const batch = new Float32Array(size * pixels);
-    const labels = new Int32Array(size);
+    const labels = new Int32Array(size * perImage);
     for (let k = 0; k < size; k++) {
       const index = order[start + k] ?? 0;
       batch.set(data.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
-      labels[k] = data.labels[index] ?? 0;
+      labels.set(data.labels.subarray(index * perImage, (index + 1) * perImage), k * perImage);
     }
     const raw = tf.tensor4d(batch, [size, height, width, channels]);
     const x =
@@ -93,13 +96,18 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
         ? raw
         : augmentBatch(raw, options.augment, epochSeed(options.seed, options.epoch) ^ (start + 1));
     if (x !== raw) raw.dispose();
-    const y = tf.tensor1d(labels, 'int32');
+    const y =
+      perImage === 1
+        ? tf.tensor1d(labels, 'int32')
+        : tf.tensor2d(Float32Array.from(labels), [size, perImage]);
     try {
       const { loss } = network.trainStep(
         {
           x,
           labels: y,
-          ...(options.classWeights === undefined ? {} : { classWeights: options.classWeights }),
+          ...(options.classWeights === undefined || perImage > 1
+            ? {}
+            : { classWeights: options.classWeights }),
         },
         options.optimiser,
       );
@@ -112,9 +120,10 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
 }
 
 export function trainLoop(network: Network, data: TrainingSet, options: TrainLoopOptions): EpochReport[] {
-  const classWeights = options.balanceClasses
-    ? inverseFrequencyWeights(data.labels, data.classes)
-    : undefined;
+  const classWeights =
+    options.balanceClasses && (data.labelsPerImage ?? 1) === 1
+      ? inverseFrequencyWeights(data.labels, data.classes)
+      : undefined;
   const reports: EpochReport[] = [];
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const report = trainEpoch(network, data, {

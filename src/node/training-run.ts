@@ -153,15 +153,6 @@ export async function trainRun(
       shape: [recipe.trainImages, h, w, c],
     };
   }
-  if (train.task === 'multi-label') {
-    throw new MedrobustError(
-      'unsupported',
-      `${recipe.data}: training multi-label tasks is not supported yet`,
-      {
-        hint: 'train on a single-label dataset (binary, multi-class or ordinal)',
-      },
-    );
-  }
   const [, height, width, channels] = train.shape;
   if (height !== width || (channels !== 1 && channels !== 3)) {
     throw new MedrobustError('invalid-data', `${recipe.data}: images are ${height}×${width}×${channels}`, {
@@ -228,9 +219,11 @@ export async function trainRun(
     model = buildModel(engine, manifest, created.weights);
   }
   await mkdir(checkpoints, { recursive: true });
-  const classWeights = recipe.balanceClasses
-    ? inverseFrequencyWeights(train.labels, train.classNames.length)
-    : undefined;
+  // Multi-label tasks train with the mean binary cross-entropy over labels (no class weights).
+  const classWeights =
+    recipe.balanceClasses && train.task !== 'multi-label'
+      ? inverseFrequencyWeights(train.labels, train.classNames.length)
+      : undefined;
   const resumedFrom = progress.epoch;
   let stoppedEarly = false;
   for (let epoch = progress.epoch + 1; epoch <= recipe.epochs; epoch++) {
@@ -244,6 +237,7 @@ export async function trainRun(
       shape: train.shape,
       labels: train.labels,
       classes: train.classNames.length,
+      labelsPerImage: train.labelsPerImage,
     };
     const report = trainEpoch(model.network, trainingSet, {
       batchSize: recipe.batchSize,
