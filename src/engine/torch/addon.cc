@@ -157,6 +157,7 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
  private:
   void ParseSpec(const Napi::Env& env, const Napi::Object& spec) {
     std::unordered_map<std::string, int> valueIndex{{"input", 0}};
+    lastUse_.assign(1, -1);
     Napi::Array nodes = spec.Get("nodes").As<Napi::Array>();
     for (uint32_t i = 0; i < nodes.Length(); i++) {
       Napi::Object node = nodes.Get(i).As<Napi::Object>();
@@ -209,6 +210,8 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
       } else {
         throw Napi::Error::New(env, "medrobust-torch: unsupported layer kind " + kind);
       }
+      for (int input : parsed.inputs) lastUse_.at(input) = static_cast<int>(nodes_.size()) + 1;
+      lastUse_.push_back(-1);
       valueIndex[parsed.id] = static_cast<int>(nodes_.size()) + 1;
       nodeIndex_[parsed.id] = static_cast<int>(nodes_.size()) + 1;
       nodes_.push_back(std::move(parsed));
@@ -234,8 +237,14 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
   }
 
   // Runs the graph on an NCHW input; returns every node's value (index 0: the input).
+  // `keep`: value indices the caller reads afterwards (the logits, requested taps); every other
+  // intermediate value is released after its last consumer, as PyTorch's own modules do, so peak
+  // memory stays at what autograd (if any) keeps rather than every activation of the network.
   std::vector<torch::Tensor> Run(const torch::Tensor& input, bool training,
-                                 std::vector<std::pair<std::string, torch::Tensor>>* counters) {
+                                 std::vector<std::pair<std::string, torch::Tensor>>* counters,
+                                 const std::vector<int>& keep) {
+    std::vector<char> kept(nodes_.size() + 1, 0);
+    for (int index : keep) kept.at(index) = 1;
     std::vector<torch::Tensor> values;
     values.reserve(nodes_.size() + 1);
     values.push_back(input);
@@ -280,8 +289,18 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
           break;
       }
       values.push_back(y);
+      int current = static_cast<int>(values.size()) - 1;
+      for (int input : node.inputs) {
+        if (lastUse_.at(input) == current && !kept.at(input)) values[input] = torch::Tensor();
+      }
     }
     return values;
+  }
+
+  std::vector<int> KeepList(const Napi::Env& env, const Napi::Array& taps) {
+    std::vector<int> keep{output_};
+    for (uint32_t i = 0; i < taps.Length(); i++) keep.push_back(TapIndex(env, taps.Get(i).As<Napi::String>().Utf8Value()));
+    return keep;
   }
 
   int TapIndex(const Napi::Env& env, const std::string& tap) {
@@ -319,7 +338,8 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
     try {
       c10::InferenceMode guard;
       torch::Tensor x = fromFloat32(env, info[0], getShape(info[1])).permute({0, 3, 1, 2}).contiguous();
-      return OutputsToJs(env, Outputs(env, Run(x, false, nullptr), info[2].As<Napi::Array>()));
+      Napi::Array taps = info[2].As<Napi::Array>();
+      return OutputsToJs(env, Outputs(env, Run(x, false, nullptr, KeepList(env, taps)), taps));
     } catch (const c10::Error& error) {
       throw Napi::Error::New(env, std::string("medrobust-torch: ") + error.what_without_backtrace());
     }
@@ -332,7 +352,8 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
     try {
       torch::Tensor x = fromFloat32(env, info[0], getShape(info[1])).requires_grad_(true);
       torch::Tensor nchw = x.permute({0, 3, 1, 2}).contiguous();
-      Pass pass{x, Outputs(env, Run(nchw, false, nullptr), info[2].As<Napi::Array>())};
+      Napi::Array taps = info[2].As<Napi::Array>();
+      Pass pass{x, Outputs(env, Run(nchw, false, nullptr, KeepList(env, taps)), taps)};
       Napi::Object result = OutputsToJs(env, pass.outputs);
       int id = nextPass_++;
       passes_.emplace(id, std::move(pass));
@@ -399,7 +420,7 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
       std::vector<torch::Tensor> gradients;
       try {
         std::vector<std::pair<std::string, torch::Tensor>> counters;
-        std::vector<torch::Tensor> values = Run(x, true, &counters);
+        std::vector<torch::Tensor> values = Run(x, true, &counters, {output_});
         torch::Tensor logits = values.at(output_);
         if (labelShape.size() == 2) {
           loss = torch::binary_cross_entropy_with_logits(logits, labels);
@@ -541,6 +562,7 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
   }
 
   std::vector<Node> nodes_;
+  std::vector<int> lastUse_;  // per value index: the last node (value index) reading it, −1 if none
   std::unordered_map<std::string, int> nodeIndex_;
   std::map<std::string, int> tapIndex_;
   int output_ = 0;
