@@ -359,6 +359,14 @@ export function attackCommand(): Command {
         seed: options.seed,
         ...(healthyIndex < 0 ? {} : { healthyClass: healthyIndex }),
         previous: previousRobust,
+        onClean: async (metrics) => {
+          clean = {
+            accuracy: metrics.accuracy,
+            auc: finite(metrics.auc),
+            recall: recallRecord(metrics.recall),
+          };
+          await save(document(false));
+        },
         onEntry,
         onProgress: (message) => process.stderr.write(`medrobust: ${message}\n`),
       });

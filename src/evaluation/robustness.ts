@@ -78,6 +78,8 @@ export interface RobustnessSettings {
     readonly robust: Uint8Array;
   }[];
   readonly onEntry?: (output: EntryOutput) => void | Promise<void>;
+  /** Called once the clean metrics are known, before any attack runs. */
+  readonly onClean?: (clean: RobustnessResults['clean']) => void | Promise<void>;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -168,6 +170,11 @@ export async function evaluateRobustness(
   }
   const labels = set.labels;
   const cleanMetrics = classificationMetrics(clean, labels, classes, set.task);
+  await settings.onClean?.({
+    accuracy: cleanMetrics.accuracy,
+    auc: cleanMetrics.auc,
+    recall: cleanMetrics.recall,
+  });
   const correct = Uint8Array.from(cleanPredictions, (prediction, index) =>
     Number(prediction === labels[index]),
   );
