@@ -252,6 +252,64 @@ describe('medrobust model', () => {
     },
   );
 
+  it.skipIf(!hasSharedData)(
+    'eval and attack read resized data (--resize) before any engine work',
+    async () => {
+      const model = join(root, 'resize-cnn');
+      await cli(
+        'model',
+        'init',
+        '--arch',
+        'small-cnn',
+        '--classes',
+        '2',
+        '--width',
+        '0.25',
+        '--size',
+        '32',
+        '--out',
+        model,
+      );
+      const evaluated = await cli(
+        'eval',
+        '--model',
+        model,
+        '--data',
+        breastPath,
+        '--resize',
+        '32',
+        '--json',
+        '--engine',
+        'wasm',
+      );
+      expect(evaluated.code).toBe(0);
+      expect(JSON.parse(evaluated.stdout)).toMatchObject({ count: 156 });
+      const out = join(root, 'resize-attack');
+      const attacked = await cli(
+        'attack',
+        '--model',
+        model,
+        '--data',
+        breastPath,
+        '--resize',
+        '32',
+        '--images',
+        '4',
+        '--attack',
+        'fgsm',
+        '--eps',
+        '1/255',
+        '--engine',
+        'wasm',
+        '--out',
+        out,
+      );
+      expect(attacked.code).toBe(0);
+      const archive = readNpz(await readFile(join(out, 'adversarial-fgsm-1_255.npz')), 'npz');
+      expect(archive.get('adversarial').shape).toEqual([4, 32, 32, 1]);
+    },
+  );
+
   it('the demo names a missing dataset file and how to fix it', async () => {
     const result = await cli('demo', '--data', join(root, 'missing.npz'));
     expect(result.code).toBe(4);

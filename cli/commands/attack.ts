@@ -198,6 +198,8 @@ export function attackCommand(): Command {
           );
         }
       }
+      // The engine first: reading may resize with tfjs (--resize), which needs a backend.
+      const engine = await loadEngineReporting(options.engine);
       const dataset = await openDataset(dataPath, datasetOptionsFrom(options));
       let set = dataset.read(options.split);
       if (options.images !== undefined && options.images < set.shape[0]) {
@@ -258,7 +260,6 @@ export function attackCommand(): Command {
         previous = parsed.data;
       }
 
-      const engine = await loadEngineReporting(options.engine);
       const { classifier, network } = await loadModel(modelDirectory, engine);
       const [, height, width, channels] = set.shape;
       const records: RobustnessEntryRecord[] = [...(previous?.entries ?? [])];

@@ -22,9 +22,10 @@ export function evalCommand(): Command {
     .addOption(engineOption())
     .option('--json', 'print JSON')
     .action(async (options) => {
+      // The engine first: reading may resize with tfjs (--resize), which needs a backend.
+      const engine = await loadEngineReporting(options.engine);
       const dataset = await openDataset(options.data, datasetOptionsFrom(options));
       const set = dataset.read(options.split);
-      const engine = await loadEngineReporting(options.engine);
       const { classifier, network } = await loadModel(options.model, engine);
       const result = evaluateClassifier(classifier, set, options.batch);
       network.dispose();

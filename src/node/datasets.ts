@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../core/errors.ts';
 import { isCifarArchive, readCifarSplit } from '../data/cifar.ts';
 import { idxImageSet, readIdx } from '../data/idx.ts';
@@ -204,6 +205,9 @@ export async function openDataset(path: string, options: DatasetOptions = {}): P
   const opened = await openDatasetAsStored(path, options);
   const size = options.resize;
   if (size === undefined) return opened;
+  // Resizing runs on tfjs: make sure a backend is ready (the CPU one when no engine was loaded).
+  await import('@tensorflow/tfjs-backend-cpu');
+  await tf.ready();
   return { ...opened, read: (split) => resizeImages(opened.read(split), size) };
 }
 
