@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nativeEngineStatus } from '../src/engine/load-engine.ts';
 import type { AttackCase } from './attack-case.ts';
+import { markdownTable } from './table.ts';
 
 const run = promisify(execFile);
 
@@ -99,12 +100,5 @@ export async function attackBenchmark(argv: readonly string[]): Promise<void> {
     'peak RSS MB',
     'note',
   ];
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const format = (row: string[]) =>
-    `| ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
-  process.stdout.write(
-    `${[format(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(format)].join('\n')}\n`,
-  );
+  process.stdout.write(`${markdownTable(header, rows)}\n`);
 }

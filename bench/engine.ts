@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nativeEngineStatus } from '../src/engine/load-engine.ts';
 import type { EngineCase } from './engine-case.ts';
+import { markdownTable } from './table.ts';
 
 const run = promisify(execFile);
 const python = '/usr/bin/python3';
@@ -170,15 +171,5 @@ export async function engineBenchmark(argv: readonly string[]): Promise<void> {
     'peak RSS MB',
     'note',
   ];
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const format = (row: string[]) =>
-    `| ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
-  const table = [
-    format(header),
-    `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`,
-    ...rows.map(format),
-  ];
-  process.stdout.write(`${table.join('\n')}\n`);
+  process.stdout.write(`${markdownTable(header, rows)}\n`);
 }

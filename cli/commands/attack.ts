@@ -15,7 +15,12 @@ import { splits } from '../../src/data/medmnist.ts';
 import { readNpz, writeNpz } from '../../src/data/npz.ts';
 import { selectImages } from '../../src/data/transforms.ts';
 import { flagDocs } from '../../src/evaluation/checks.ts';
-import { type EntryOutput, evaluateRobustness, formatEpsilon } from '../../src/evaluation/robustness.ts';
+import {
+  type EntryOutput,
+  evaluateRobustness,
+  formatEpsilon,
+  healthyClassIndex,
+} from '../../src/evaluation/robustness.ts';
 import { openDataset } from '../../src/node/datasets.ts';
 import { loadModel } from '../../src/node/model-directory.ts';
 import { exampleGrid } from '../../src/report/image-grid.ts';
@@ -32,7 +37,6 @@ import { parseChoice, parseEpsilonList, parseInteger, parseList } from '../parse
 
 const defaultAttacks = 'paper-fgsm,paper-bim,paper-pgd,paper-cw';
 const defaultEpsilons = '0.5/255,1/255,2/255,8/255';
-const healthyNames = /^(normal|healthy|benign|no finding|nevus|no dr)\b/i;
 
 /** ε in file names: "1_255" for 1/255, else the decimal. */
 function epsilonSlug(epsilon: number): string {
@@ -210,7 +214,7 @@ export function attackCommand(): Command {
       }
       const healthyIndex =
         options.healthyClass === undefined
-          ? set.classNames.findIndex((name) => healthyNames.test(name.trim()))
+          ? healthyClassIndex(set.classNames)
           : set.classNames.indexOf(options.healthyClass);
       if (options.healthyClass !== undefined && healthyIndex < 0) {
         throw new MedrobustError(

@@ -12,7 +12,7 @@ import { Command } from '@commander-js/extra-typings';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { type ImageSet, readMedmnistSplit } from '../../src/data/medmnist.ts';
 import { readNpz } from '../../src/data/npz.ts';
-import { evaluateRobustness, formatEpsilon } from '../../src/evaluation/robustness.ts';
+import { evaluateRobustness, formatEpsilon, healthyClassIndex } from '../../src/evaluation/robustness.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import { evaluateClassifier } from '../../src/models/evaluate.ts';
 import { buildModel, createModel, summarizeModel } from '../../src/models/model.ts';
@@ -132,7 +132,7 @@ export function demoCommand(): Command {
         `test     AUC ${auc.toFixed(3)}, accuracy ${(100 * accuracy).toFixed(1)}%; recall ${test.classNames.map((name, index) => `${name} ${(100 * (recall[index] ?? 0)).toFixed(1)}%`).join(', ')}`,
       );
       const sample = head(test, options.images);
-      const healthy = test.classNames.findIndex((name) => /^(normal|healthy|benign)\b/i.test(name));
+      const healthy = healthyClassIndex(test.classNames);
       const epsilons = [0.5 / 255, 1 / 255, 2 / 255];
       const robustness = await evaluateRobustness(classifier, sample, {
         attacks: [{ name: 'paper-fgsm' }, { name: 'paper-pgd' }],

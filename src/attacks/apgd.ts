@@ -20,7 +20,7 @@ import { ascentDirection, type Norm, projectToBall, randomInBall } from '../core
 import type { Objective } from '../engine/contracts.ts';
 import { type AttackRun, defineAttack } from './attack.ts';
 import { citations } from './citations.ts';
-import { attackLoss, type LossName, logitMargin } from './losses.ts';
+import { attackLoss, cleanMarginScale, type LossName } from './losses.ts';
 import { epsilonOption, normOption, perImage } from './projected-gradient.ts';
 
 const options = z
@@ -57,10 +57,7 @@ function apgd(run: AttackRun<Options>, loss: LossName): tf.Tensor4D {
   const norm: Norm = o.norm;
   const labelTensor = tf.tensor1d(labels, 'int32');
   const targetTensor = goal.kind === 'targeted' ? tf.tensor1d(goal.targets, 'int32') : undefined;
-  const cleanMarginScale =
-    loss === 'dlr' && run.classes === 2
-      ? tf.tidy(() => tf.abs(logitMargin(model.predict(x).logits, labelTensor)))
-      : undefined;
+  const marginScale = cleanMarginScale(loss, model, x, labelTensor);
   const clip = (t: tf.Tensor) => tf.clipByValue(t, bounds.lower, bounds.upper) as tf.Tensor4D;
   const project = (t: tf.Tensor4D) => clip(projectToBall(norm, t, x, o.epsilon));
   const checkpoints = apgdCheckpoints(o.steps);
@@ -71,7 +68,7 @@ function apgd(run: AttackRun<Options>, loss: LossName): tf.Tensor4D {
     const objective: Objective = ({ logits }) => {
       predictions = Int32Array.from(tf.argMax(logits, 1).dataSync());
       return attackLoss(
-        { loss, confidence: 0, ...(cleanMarginScale === undefined ? {} : { cleanMarginScale }) },
+        { loss, confidence: 0, ...(marginScale === undefined ? {} : { cleanMarginScale: marginScale }) },
         logits,
         labelTensor,
         targetTensor,
@@ -183,7 +180,7 @@ function apgd(run: AttackRun<Options>, loss: LossName): tf.Tensor4D {
     return result;
   } finally {
     tf.dispose([labelTensor, ...(targetTensor === undefined ? [] : [targetTensor])]);
-    cleanMarginScale?.dispose();
+    marginScale?.dispose();
   }
 }
 

@@ -51,6 +51,8 @@ export interface AttackResult {
   readonly adversarial: tf.Tensor4D;
   /** The model's class for each adversarial image. */
   readonly predictions: Int32Array;
+  /** [images × classes] softmax probabilities of the adversarial images (for AUC under attack). */
+  readonly probabilities: Float32Array;
   /** 1 where the goal is reached. */
   readonly success: Uint8Array;
   readonly l2: Float32Array;
@@ -156,9 +158,20 @@ export function parseOptions<Schema extends z.ZodType>(
 
 /** The class the model gives each image (argmax of the logits). */
 export function predictClasses(model: Classifier, x: tf.Tensor4D): Int32Array {
+  return classify(model, x).predictions;
+}
+
+/** Softmax probabilities and classes for a batch of images, from one forward pass. */
+export function classify(
+  model: Classifier,
+  x: tf.Tensor4D,
+): { readonly probabilities: Float32Array; readonly predictions: Int32Array } {
   return tf.tidy(() => {
     const { logits } = model.predict(x);
-    return Int32Array.from(tf.argMax(logits, 1).dataSync());
+    return {
+      probabilities: Float32Array.from(tf.softmax(logits).dataSync()),
+      predictions: Int32Array.from(tf.argMax(logits, 1).dataSync()),
+    };
   });
 }
 
@@ -211,7 +224,7 @@ export function defineAttack<Schema extends z.ZodType>(
         }
         return result;
       });
-      const predictions = predictClasses(model, adversarial);
+      const { predictions, probabilities } = classify(model, adversarial);
       const [l2, linf] = tf.tidy(() => {
         const delta = tf.sub(adversarial, batch.x);
         return [Float32Array.from(l2Norms(delta).dataSync()), Float32Array.from(linfNorms(delta).dataSync())];
@@ -219,6 +232,7 @@ export function defineAttack<Schema extends z.ZodType>(
       return {
         adversarial,
         predictions,
+        probabilities,
         success: goalReached(goal, predictions, batch.labels),
         l2: l2 ?? new Float32Array(),
         linf: linf ?? new Float32Array(),

@@ -6,12 +6,18 @@
 import { z } from 'zod';
 import { defineAttack } from './attack.ts';
 import { citations } from './citations.ts';
-import { earlyStopOption, epsilonOption, labelOption, projectedGradient } from './projected-gradient.ts';
+import {
+  earlyStopOption,
+  epsilonOption,
+  labelOption,
+  projectedGradient,
+  stepsOption,
+} from './projected-gradient.ts';
 
 const options = z
   .object({
     epsilon: epsilonOption,
-    steps: z.number().int().min(1).max(100_000).default(20).describe('iterations'),
+    steps: stepsOption,
     relativeStepSize: z.number().positive().default(0.1).describe('α/ε'),
     confidence: z.number().min(0).default(0).describe('κ: how far past the decision boundary to push'),
     randomStart: z.boolean().default(false).describe('start from a uniform point of the ε-ball'),

@@ -62,6 +62,7 @@ export const deepfool = defineAttack({
           .slice(0, Math.min(o.candidates, classes) - 1);
       });
     });
+    const originalTensor = tf.tensor1d(original, 'int32');
     const total = new Float64Array(batch * pixels);
     const active = new Uint8Array(batch).fill(1);
     let current = tf.clone(x);
@@ -84,7 +85,6 @@ export const deepfool = defineAttack({
       for (let j = 0; j < width; j++) {
         const chosen = Int32Array.from(candidates, (list, i) => list[j] ?? original[i] ?? 0);
         const chosenTensor = tf.tensor1d(chosen, 'int32');
-        const originalTensor = tf.tensor1d(original, 'int32');
         const { value, grad } = model.valueAndGrad(
           current,
           ({ logits }) =>
@@ -95,7 +95,7 @@ export const deepfool = defineAttack({
         );
         const f = value.dataSync();
         const w = grad.dataSync();
-        tf.dispose([value, grad, chosenTensor, originalTensor]);
+        tf.dispose([value, grad, chosenTensor]);
         for (let i = 0; i < batch; i++) {
           if (!active[i] || j >= (candidates[i]?.length ?? 0)) continue;
           const wi = w.subarray(i * pixels, (i + 1) * pixels) as Float32Array;
@@ -131,6 +131,7 @@ export const deepfool = defineAttack({
       current.dispose();
       current = next;
     }
+    originalTensor.dispose();
     return current;
   },
 });

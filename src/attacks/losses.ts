@@ -16,6 +16,7 @@
  *   scale at the clean point and its gradient is the margin's. Documented in docs/attacks.md.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../engine/contracts.ts';
 
 export const lossNames = ['cross-entropy', 'margin', 'dlr'] as const;
 export type LossName = (typeof lossNames)[number];
@@ -119,4 +120,18 @@ export function attackLoss(
       }
     }
   });
+}
+
+/**
+ * What the two-class DLR divides by: |z_y − z_other| at the clean images, [batch]; undefined when
+ * the loss does not need it (any other loss, or three or more classes). The caller disposes it.
+ */
+export function cleanMarginScale(
+  loss: LossName,
+  model: Classifier,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+): tf.Tensor1D | undefined {
+  if (loss !== 'dlr' || model.info.classNames.length !== 2) return undefined;
+  return tf.tidy(() => tf.abs(logitMargin(model.predict(x).logits, labels)));
 }

@@ -13,13 +13,14 @@ import {
   lossOption,
   normOption,
   projectedGradient,
+  stepsOption,
 } from './projected-gradient.ts';
 
 const options = z
   .object({
     epsilon: epsilonOption,
     norm: normOption,
-    steps: z.number().int().min(1).max(100_000).default(20).describe('iterations'),
+    steps: stepsOption,
     relativeStepSize: z
       .number()
       .positive()

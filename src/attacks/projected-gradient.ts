@@ -16,7 +16,7 @@ import { goalReached } from '../core/goal.ts';
 import { ascentDirection, type Norm, norms, projectToBall, randomInBall } from '../core/norms.ts';
 import type { Objective } from '../engine/contracts.ts';
 import { type AttackRun, predictClasses } from './attack.ts';
-import { attackLoss, type LossName, logitMargin, lossNames } from './losses.ts';
+import { attackLoss, cleanMarginScale, type LossName, lossNames } from './losses.ts';
 
 export const labelSources = ['truth', 'prediction'] as const;
 export type LabelSource = (typeof labelSources)[number];
@@ -43,6 +43,7 @@ export const epsilonOption = z
   .max(1000)
   .describe('ε in the [0, 1] image range (1/255 ≈ 0.0039); an L2 radius may exceed 1');
 export const normOption = z.enum(norms).default('linf').describe('linf or l2');
+export const stepsOption = z.number().int().min(1).max(100_000).default(20).describe('iterations');
 export const lossOption = z.enum(lossNames).default('cross-entropy').describe('cross-entropy, margin or dlr');
 export const labelOption = z
   .enum(labelSources)
@@ -71,10 +72,7 @@ export function projectedGradient(run: AttackRun<unknown>, settings: ProjectedGr
   const lossLabels = settings.label === 'prediction' ? predictClasses(model, x) : labels;
   const lossLabelTensor = tf.tensor1d(lossLabels, 'int32');
   const targetTensor = goal.kind === 'targeted' ? tf.tensor1d(goal.targets, 'int32') : undefined;
-  const cleanMarginScale =
-    settings.loss === 'dlr' && run.classes === 2
-      ? tf.tidy(() => tf.abs(logitMargin(model.predict(x).logits, lossLabelTensor)))
-      : undefined;
+  const marginScale = cleanMarginScale(settings.loss, model, x, lossLabelTensor);
   const clip = (t: tf.Tensor) => tf.clipByValue(t, bounds.lower, bounds.upper) as tf.Tensor4D;
 
   let best: tf.Tensor4D | undefined;
@@ -102,11 +100,11 @@ export function projectedGradient(run: AttackRun<unknown>, settings: ProjectedGr
                 ? targetTensor
                 : tf.gather(targetTensor, rows);
           const scaleRows =
-            cleanMarginScale === undefined
+            marginScale === undefined
               ? undefined
               : rows === undefined
-                ? cleanMarginScale
-                : tf.gather(cleanMarginScale, rows);
+                ? marginScale
+                : tf.gather(marginScale, rows);
           let predictions: Int32Array | undefined;
           const objective: Objective = ({ logits }) => {
             if (settings.earlyStop) predictions = Int32Array.from(tf.argMax(logits, 1).dataSync());
@@ -175,6 +173,6 @@ export function projectedGradient(run: AttackRun<unknown>, settings: ProjectedGr
     return best ?? tf.clone(x);
   } finally {
     tf.dispose([lossLabelTensor, ...(targetTensor === undefined ? [] : [targetTensor])]);
-    cleanMarginScale?.dispose();
+    marginScale?.dispose();
   }
 }

@@ -59,7 +59,7 @@ export const square = defineAttack({
   norm: (o) => o.norm,
   epsilon: (o) => o.epsilon,
   perturb: (run) => {
-    const { model, x, labels, goal, bounds, options: o, classes } = run;
+    const { model, x, labels, goal, bounds, options: o } = run;
     const [batch, height, width, channels] = x.shape;
     const pixels = height * width * channels;
     const random = new Random(run.seed * 2654435761 + 17);
@@ -105,7 +105,6 @@ export const square = defineAttack({
     for (let k = 0; k < delta.length; k++) delta[k] = (adversarial[k] ?? 0) - (clean[k] ?? 0);
     const all = Array.from({ length: batch }, (_, i) => i);
     const loss = margins(adversarial, all);
-    void classes;
 
     for (let iteration = 0; iteration < o.queries; iteration++) {
       const active = all.filter((i) => (loss[i] ?? 0) >= 0);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   activate,
+  crossEntropyWithTap,
   images,
   leakedTensors,
   maxRelativeDifference,
@@ -10,7 +11,7 @@ import {
 import { Random } from '../core/random.ts';
 import type { ArchitectureInput } from '../models/architecture.ts';
 import { createClassifier, withPullbackGradients } from './classifier.ts';
-import type { Engine, Objective } from './contracts.ts';
+import type { Engine } from './contracts.ts';
 
 /** Tiny instances of every architecture and stem, fast enough for the reference cpu backend. */
 const zoo: [string, ArchitectureInput][] = [
@@ -27,21 +28,6 @@ const zoo: [string, ArchitectureInput][] = [
   ],
 ];
 
-/** Cross-entropy of the logits against fixed labels plus a term on a tap: exercises both cotangent routes. */
-function objective(labels: number[], tap?: string): Objective {
-  return ({ logits, taps }) =>
-    tf.tidy(() => {
-      const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1]);
-      let value = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1));
-      const tapped = tap === undefined ? undefined : taps.get(tap);
-      if (tapped !== undefined) {
-        const axes = tapped.shape.map((_, axis) => axis).slice(1);
-        value = tf.add(value, tf.mul(0.1, tf.mean(tf.square(tapped), axes)));
-      }
-      return value as tf.Tensor1D;
-    });
-}
-
 describe.each(['cpu', 'wasm'] as const)('input gradients on the %s engine', (engineName) => {
   let engine: Engine;
   beforeAll(async () => {
@@ -53,7 +39,7 @@ describe.each(['cpu', 'wasm'] as const)('input gradients on the %s engine', (eng
     const x = images(2, architecture.size, architecture.channels);
     const tap = model.classifier.info.layers[1];
     const taps = tap === undefined ? [] : [tap];
-    const f = objective([0, 1], tap);
+    const f = crossEntropyWithTap([0, 1], tap);
     const { value, grad } = model.classifier.valueAndGrad(x, f, taps);
     expect(value.shape).toEqual([2]);
     const gradient = grad.dataSync() as Float32Array;
@@ -128,7 +114,7 @@ describe('classifier on the cpu engine', () => {
     });
     const x = images(2, architecture.size, architecture.channels);
     for (const taps of [[], ['feature'], ['layer2', 'pool']]) {
-      const f = objective([2, 0], taps[0]);
+      const f = crossEntropyWithTap([2, 0], taps[0]);
       const direct = model.classifier.valueAndGrad(x, f, taps);
       const pulled = viaPullback.valueAndGrad(x, f, taps);
       expect(maxRelativeDifference(pulled.value.dataSync(), direct.value.dataSync())).toBeLessThan(1e-6);
@@ -142,9 +128,9 @@ describe('classifier on the cpu engine', () => {
   it('each sample’s gradient is its own (no interaction across the batch)', () => {
     const model = tinyModel(engine, { arch: 'resnet18', classes: 2, channels: 1, size: 12, width: 0.125 });
     const x = images(3, 12, 1);
-    const batch = model.classifier.valueAndGrad(x, objective([1, 0, 1]));
+    const batch = model.classifier.valueAndGrad(x, crossEntropyWithTap([1, 0, 1]));
     const single = tf.tidy(() => tf.slice(x, [1, 0, 0, 0], [1, 12, 12, 1])) as tf.Tensor4D;
-    const alone = model.classifier.valueAndGrad(single, objective([0]));
+    const alone = model.classifier.valueAndGrad(single, crossEntropyWithTap([0]));
     const row = tf.tidy(() => tf.slice(batch.grad, [1, 0, 0, 0], [1, 12, 12, 1]).dataSync());
     expect(maxRelativeDifference(row, alone.grad.dataSync())).toBeLessThan(1e-5);
     tf.dispose([x, single, batch.value, batch.grad, alone.value, alone.grad]);
@@ -170,7 +156,10 @@ describe('classifier on the cpu engine', () => {
       const outputs = model.classifier.predict(x, ['block2', 'feature']);
       tf.dispose([outputs.logits, ...outputs.taps.values()]);
       for (const classifier of [model.classifier, viaPullback]) {
-        const result = classifier.valueAndGrad(x, objective([0, 1], 'feature'), ['feature', 'block1']);
+        const result = classifier.valueAndGrad(x, crossEntropyWithTap([0, 1], 'feature'), [
+          'feature',
+          'block1',
+        ]);
         tf.dispose([result.value, result.grad]);
       }
     });
@@ -204,7 +193,7 @@ describe('wasm engine', () => {
       const engine = await activate(name);
       const model = tinyModel(engine, architecture, 11);
       const logits = tf.tidy(() => model.classifier.predict(x).logits.dataSync());
-      const { value, grad } = model.classifier.valueAndGrad(x, objective([1, 0]));
+      const { value, grad } = model.classifier.valueAndGrad(x, crossEntropyWithTap([1, 0]));
       const gradient = grad.dataSync() as Float32Array;
       tf.dispose([value, grad]);
       model.network.dispose();

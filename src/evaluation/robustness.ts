@@ -13,7 +13,7 @@
  * write them as it goes and skip finished entries on resume (`skip`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackResult } from '../attacks/attack.ts';
+import { type AttackResult, classify } from '../attacks/attack.ts';
 import { getAttack } from '../attacks/registry.ts';
 import { MedrobustError } from '../core/errors.ts';
 import type { ImageSet } from '../data/image-set.ts';
@@ -115,20 +115,6 @@ function checkSet(model: Classifier, set: ImageSet): void {
   }
 }
 
-/** Softmax probabilities and classes for a batch of images. */
-function probabilitiesOf(
-  model: Classifier,
-  x: tf.Tensor4D,
-): { probabilities: Float32Array; classes: Int32Array } {
-  return tf.tidy(() => {
-    const { logits } = model.predict(x);
-    return {
-      probabilities: Float32Array.from(tf.softmax(logits).dataSync()),
-      classes: Int32Array.from(tf.argMax(logits, 1).dataSync()),
-    };
-  });
-}
-
 function batches(count: number, size: number): [number, number][] {
   const ranges: [number, number][] = [];
   for (let start = 0; start < count; start += size) ranges.push([start, Math.min(count, start + size)]);
@@ -163,7 +149,7 @@ export async function evaluateRobustness(
   const cleanPredictions = new Int32Array(count);
   for (const [start, end] of ranges) {
     const x = imageBatch(start, end);
-    const { probabilities, classes: predicted } = probabilitiesOf(model, x);
+    const { probabilities, predictions: predicted } = classify(model, x);
     x.dispose();
     clean.set(probabilities, start * classes);
     cleanPredictions.set(predicted, start);
@@ -194,7 +180,6 @@ export async function evaluateRobustness(
   );
 
   const finish = async (
-    attack: Attack,
     name: string,
     epsilon: number,
     norm: 'linf' | 'l2',
@@ -205,7 +190,6 @@ export async function evaluateRobustness(
     linf: Float32Array,
     seconds: number,
   ) => {
-    void attack;
     const robust = Uint8Array.from(predictions, (prediction, index) => Number(prediction === labels[index]));
     const metrics = classificationMetrics(probabilities, labels, classes, set.task);
     const fooledCorrect = correct.reduce((sum, value, index) => sum + (value && !robust[index] ? 1 : 0), 0);
@@ -282,16 +266,14 @@ export async function evaluateRobustness(
               seed: seed + batchIndex,
             },
           );
-          const scored = probabilitiesOf(model, result.adversarial);
           adversarial.set(result.adversarial.dataSync(), start * pixels);
-          probabilities.set(scored.probabilities, start * classes);
-          predictions.set(scored.classes, start);
+          probabilities.set(result.probabilities, start * classes);
+          predictions.set(result.predictions, start);
           l2.set(result.l2, start);
           linf.set(result.linf, start);
           tf.dispose([x, result.adversarial]);
         }
         await finish(
-          attack,
           request.name,
           epsilon,
           norm,
@@ -326,12 +308,11 @@ export async function evaluateRobustness(
       const result = attack.run(model, { x, labels: labels.subarray(start, end) }, undefined, base, {
         seed: seed + batchIndex,
       });
-      const scored = probabilitiesOf(model, result.adversarial);
       found.set(result.adversarial.dataSync(), start * pixels);
-      foundProbabilities.set(scored.probabilities, start * classes);
-      foundPredictions.set(scored.classes, start);
+      foundProbabilities.set(result.probabilities, start * classes);
+      foundPredictions.set(result.predictions, start);
       for (let i = start; i < end; i++) {
-        const fooled = scored.classes[i - start] !== labels[i];
+        const fooled = result.predictions[i - start] !== labels[i];
         l2[i] = result.l2[i - start] ?? 0;
         linf[i] = result.linf[i - start] ?? 0;
         if (fooled) distance[i] = norm === 'linf' ? (linf[i] ?? 0) : (l2[i] ?? 0);
@@ -355,7 +336,6 @@ export async function evaluateRobustness(
         }
       }
       await finish(
-        attack,
         request.name,
         epsilon,
         norm,
@@ -395,6 +375,14 @@ export async function evaluateRobustness(
     worstCase,
     flags,
   };
+}
+
+/** Class names read as "healthy" for the disease→healthy flip rate when none is given. */
+const healthyNames = /^(normal|healthy|benign|no finding|nevus|no dr)\b/i;
+
+/** The index of the healthy class by name (normal, healthy, benign, …), or −1 when there is none. */
+export function healthyClassIndex(classNames: readonly string[]): number {
+  return classNames.findIndex((name) => healthyNames.test(name.trim()));
 }
 
 /** ε as a fraction of 255 when it is one (1/255, 0.5/255), else as a decimal. */

@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Random } from '../../src/core/random.ts';
-import type { Engine, EngineName } from '../../src/engine/contracts.ts';
+import type { Engine, EngineName, Objective } from '../../src/engine/contracts.ts';
 import { loadEngine } from '../../src/engine/load-engine.ts';
 import type { ArchitectureInput } from '../../src/models/architecture.ts';
 import { buildModel, createModel, type LoadedModel } from '../../src/models/model.ts';
@@ -61,4 +61,19 @@ export function maxRelativeDifference(actual: ArrayLike<number>, expected: Array
     scale = Math.max(scale, Math.abs(expected[i] ?? 0));
   }
   return difference / Math.max(scale, 1e-12);
+}
+
+/** Cross-entropy of the logits against fixed labels plus a term on a tap: exercises both cotangent routes. */
+export function crossEntropyWithTap(labels: number[], tap?: string): Objective {
+  return ({ logits, taps }) =>
+    tf.tidy(() => {
+      const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1]);
+      let value = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1));
+      const tapped = tap === undefined ? undefined : taps.get(tap);
+      if (tapped !== undefined) {
+        const axes = tapped.shape.map((_, axis) => axis).slice(1);
+        value = tf.add(value, tf.mul(0.1, tf.mean(tf.square(tapped), axes)));
+      }
+      return value as tf.Tensor1D;
+    });
 }

@@ -8,12 +8,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ownLabels } from '../../../test/support/attack-fixtures.ts';
-import { images, leakedTensors, maxRelativeDifference, tinyModel } from '../../../test/support/engines.ts';
+import {
+  crossEntropyWithTap,
+  images,
+  leakedTensors,
+  maxRelativeDifference,
+  tinyModel,
+} from '../../../test/support/engines.ts';
 import { getAttack } from '../../attacks/registry.ts';
 import { Random } from '../../core/random.ts';
 import type { ArchitectureInput } from '../../models/architecture.ts';
 import { buildModel, createModel, type LoadedModel } from '../../models/model.ts';
-import type { Engine, Objective, OptimiserSettings, TrainingBatch } from '../contracts.ts';
+import type { Engine, OptimiserSettings, TrainingBatch } from '../contracts.ts';
 import { loadEngine, nativeEngineStatus } from '../load-engine.ts';
 import type { WeightMap } from '../weights.ts';
 
@@ -32,20 +38,6 @@ const zoo: [string, ArchitectureInput][] = [
     { arch: 'resnet50', classes: 3, channels: 3, size: 64, width: 0.25, head: 'paper' },
   ],
 ];
-
-function crossEntropy(labels: number[], tap?: string): Objective {
-  return ({ logits, taps }) =>
-    tf.tidy(() => {
-      const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1]);
-      let value = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1));
-      const tapped = tap === undefined ? undefined : taps.get(tap);
-      if (tapped !== undefined) {
-        const axes = tapped.shape.map((_, axis) => axis).slice(1);
-        value = tf.add(value, tf.mul(0.1, tf.mean(tf.square(tapped), axes)));
-      }
-      return value as tf.Tensor1D;
-    });
-}
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
@@ -134,7 +126,7 @@ describe.skipIf(!native.available)(
         expect(maxRelativeDifference(a?.dataSync() ?? [], e?.dataSync() ?? []), layer).toBeLessThan(1e-4);
       }
       const tap = layers[1];
-      const objective = crossEntropy([0, 1, 1], tap);
+      const objective = crossEntropyWithTap([0, 1, 1], tap);
       const taps = tap === undefined ? [] : [tap];
       const wanted = reference.classifier.valueAndGrad(x, objective, taps);
       const got = model.classifier.valueAndGrad(x, objective, taps);
@@ -177,7 +169,7 @@ describe.skipIf(!native.available)(
       };
       const model = tinyModel(torch, architecture);
       const x = images(2, 16, 1);
-      const objective = crossEntropy([0, 1], 'layer1');
+      const objective = crossEntropyWithTap([0, 1], 'layer1');
       const leaked = leakedTensors(() => {
         const outputs = model.classifier.predict(x, ['layer2']);
         tf.dispose([outputs.logits, ...outputs.taps.values()]);
