@@ -59,4 +59,16 @@ export class Random {
     for (let i = 0; i < length; i++) out[i] = this.normal() * standardDeviation;
     return out;
   }
+
+  /** A uniformly random permutation of 0…count−1 (Fisher–Yates). */
+  permutation(count: number): number[] {
+    const order = Array.from({ length: count }, (_, index) => index);
+    for (let i = count - 1; i > 0; i--) {
+      const j = this.integer(i + 1);
+      const swap = order[i] ?? 0;
+      order[i] = order[j] ?? 0;
+      order[j] = swap;
+    }
+    return order;
+  }
 }
