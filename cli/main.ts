@@ -5,6 +5,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { attackCommand } from './commands/attack.ts';
 import { dataCommand } from './commands/data.ts';
 import { demoCommand } from './commands/demo.ts';
+import { detectCommand } from './commands/detect.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { evalCommand } from './commands/eval.ts';
 import { modelCommand } from './commands/model.ts';
@@ -23,6 +24,7 @@ export function createProgram(): Command {
     .addCommand(dataCommand())
     .addCommand(evalCommand())
     .addCommand(attackCommand())
+    .addCommand(detectCommand())
     .addCommand(trainCommand())
     .addCommand(doctorCommand())
     .addCommand(demoCommand());

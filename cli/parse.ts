@@ -1,6 +1,8 @@
 /**
  * Parsers for command-line values; each throws a MedrobustError that names the option and the fix.
  */
+
+import { z } from 'zod';
 import { MedrobustError } from '../src/core/errors.ts';
 
 export function parseInteger(option: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER) {
@@ -91,4 +93,26 @@ export function parseEpsilonList(value: string): number[] {
     });
   }
   return [...new Set(list)].sort((a, b) => a - b);
+}
+
+/** Parses `--options`-style JSON mapping names (attacks, detectors) to option objects. */
+export function parseNamedOptions(flag: string, kind: string) {
+  const example = kind === 'attack' ? '{"pgd":{"steps":50,"restarts":5}}' : '{"kd":{"bandwidth":0.5}}';
+  return (value: string): Record<string, Record<string, unknown>> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      throw new MedrobustError('invalid-argument', `${flag} is not valid JSON: ${(error as Error).message}`, {
+        hint: `for example ${flag} '${example}'`,
+      });
+    }
+    const result = z.record(z.string(), z.record(z.string(), z.unknown())).safeParse(parsed);
+    if (!result.success) {
+      throw new MedrobustError('invalid-argument', `${flag} must map ${kind} names to option objects`, {
+        hint: `for example ${flag} '${example}'`,
+      });
+    }
+    return result.data;
+  };
 }

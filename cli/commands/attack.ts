@@ -5,10 +5,10 @@
  * example grids. `--resume` continues a stopped run in the same --out, skipping finished entries.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { attackNames, attacks, getAttack } from '../../src/attacks/registry.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { splits } from '../../src/data/medmnist.ts';
@@ -33,7 +33,8 @@ import {
 import { engineOption } from '../common-options.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { loadEngineReporting } from '../engine.ts';
-import { parseChoice, parseEpsilonList, parseInteger, parseList } from '../parse.ts';
+import { writeAtomically } from '../files.ts';
+import { parseChoice, parseEpsilonList, parseInteger, parseList, parseNamedOptions } from '../parse.ts';
 
 const defaultAttacks = 'paper-fgsm,paper-bim,paper-pgd,paper-cw';
 const defaultEpsilons = '0.5/255,1/255,2/255,8/255';
@@ -61,30 +62,6 @@ function listAttacks(): string {
     }
   }
   return lines.join('\n');
-}
-
-function parseAttackOptions(value: string): Record<string, Record<string, unknown>> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (error) {
-    throw new MedrobustError('invalid-argument', `--options is not valid JSON: ${(error as Error).message}`, {
-      hint: `for example --options '{"pgd":{"steps":50,"restarts":5}}'`,
-    });
-  }
-  const schema = z.record(z.string(), z.record(z.string(), z.unknown()));
-  const result = schema.safeParse(parsed);
-  if (!result.success) {
-    throw new MedrobustError('invalid-argument', '--options must map attack names to option objects', {
-      hint: `for example --options '{"pgd":{"steps":50,"restarts":5}}'`,
-    });
-  }
-  return result.data;
-}
-
-async function writeAtomically(path: string, content: string | Uint8Array): Promise<void> {
-  await writeFile(`${path}.partial`, content);
-  await rename(`${path}.partial`, path);
 }
 
 function csvOf(entries: readonly RobustnessEntryRecord[], classNames: readonly string[]): string {
@@ -156,7 +133,7 @@ export function attackCommand(): Command {
     .option(
       '--options <json>',
       'per-attack options as JSON, e.g. \'{"pgd":{"steps":50}}\'',
-      parseAttackOptions,
+      parseNamedOptions('--options', 'attack'),
       {},
     )
     .option('--images <count>', 'attack only the first N images of the split', parseInteger('--images', 1))

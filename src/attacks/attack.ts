@@ -13,17 +13,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { z } from 'zod';
 import type { Bounds } from '../core/bounds.ts';
+import type { Citation } from '../core/citation.ts';
 import { MedrobustError } from '../core/errors.ts';
 import { checkGoal, type Goal, goalReached, untargeted } from '../core/goal.ts';
 import { l2Norms, linfNorms, type Norm, projectToBall } from '../core/norms.ts';
+import { parseOptions as parseUnitOptions } from '../core/options.ts';
 import type { Classifier } from '../engine/contracts.ts';
 
-export interface Citation {
-  readonly authors: string;
-  readonly title: string;
-  readonly venue: string;
-  readonly year: number;
-}
+export type { Citation } from '../core/citation.ts';
 
 export interface AttackBatch {
   readonly x: tf.Tensor4D;
@@ -146,14 +143,12 @@ export function parseOptions<Schema extends z.ZodType>(
   input: unknown,
   name: string,
 ): z.output<Schema> {
-  const parsed = schema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map(
-    (issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`,
+  return parseUnitOptions(
+    schema,
+    input,
+    name,
+    `\`medrobust attack --list\` shows ${name}'s options and defaults`,
   );
-  throw new MedrobustError('invalid-argument', `${name}: invalid options\n  ${issues.join('\n  ')}`, {
-    hint: `\`medrobust attack --list\` shows ${name}'s options and defaults`,
-  });
 }
 
 /** The class the model gives each image (argmax of the logits). */

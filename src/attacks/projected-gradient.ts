@@ -8,13 +8,14 @@
  * With `earlyStop`, an image that already reaches the goal at the start of a step is left where it
  * is and drops out of the batch (AutoAttack's practice; faster, and never weaker for the goal).
  *
- * Threat model: white-box, gradients through the whole model; untargeted or targeted.
+ * Threat model: white-box, gradients through the whole model; untargeted or targeted. An `extraTerm`
+ * adds to the loss (the adaptive attacks on detectors of src/evaluation/detection/adaptive.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { goalReached } from '../core/goal.ts';
 import { ascentDirection, type Norm, norms, projectToBall, randomInBall } from '../core/norms.ts';
-import type { Objective } from '../engine/contracts.ts';
+import type { Objective, Outputs } from '../engine/contracts.ts';
 import { type AttackRun, predictClasses } from './attack.ts';
 import { attackLoss, cleanMarginScale, type LossName, lossNames } from './losses.ts';
 
@@ -34,6 +35,14 @@ export interface ProjectedGradientSettings {
   /** Which label the untargeted loss moves away from: the true one, or the model's clean prediction. */
   readonly label: LabelSource;
   readonly earlyStop: boolean;
+  /**
+   * A term added to the per-image loss (adaptive attacks: −λ × a detector's score), computed from the
+   * same forward pass with `taps`; `rows` are the batch rows being stepped (undefined: all of them).
+   */
+  readonly extraTerm?: {
+    readonly taps: readonly string[];
+    readonly term: (outputs: Outputs, rows: tf.Tensor1D | undefined) => tf.Tensor1D;
+  };
 }
 
 /** Option fields the loop's attacks share (zod: the one source of defaults and docs). */
@@ -106,9 +115,10 @@ export function projectedGradient(run: AttackRun<unknown>, settings: ProjectedGr
                 ? marginScale
                 : tf.gather(marginScale, rows);
           let predictions: Int32Array | undefined;
-          const objective: Objective = ({ logits }) => {
+          const objective: Objective = (outputs) => {
+            const { logits } = outputs;
             if (settings.earlyStop) predictions = Int32Array.from(tf.argMax(logits, 1).dataSync());
-            return attackLoss(
+            const loss = attackLoss(
               {
                 loss: settings.loss,
                 confidence: settings.confidence,
@@ -118,8 +128,11 @@ export function projectedGradient(run: AttackRun<unknown>, settings: ProjectedGr
               labelRows,
               targetRows,
             );
+            return settings.extraTerm === undefined
+              ? loss
+              : (tf.add(loss, settings.extraTerm.term(outputs, rows)) as tf.Tensor1D);
           };
-          const { grad } = model.valueAndGrad(current, objective);
+          const { grad } = model.valueAndGrad(current, objective, settings.extraTerm?.taps);
           let stepped = clip(
             projectToBall(
               settings.norm,

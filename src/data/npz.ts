@@ -153,10 +153,10 @@ export function readNpz(bytes: Uint8Array, source: string): NpzArchive {
 }
 
 export interface NpyArray {
-  /** `f4` float32, `i4` int32, `u1` uint8, `i8` int64 written from int32 values. */
-  readonly dtype: 'f4' | 'i4' | 'u1';
+  /** `f4` float32, `f8` float64, `i4` int32, `u1` uint8. */
+  readonly dtype: 'f4' | 'f8' | 'i4' | 'u1';
   readonly shape: readonly number[];
-  readonly data: Float32Array | Int32Array | Uint8Array;
+  readonly data: Float32Array | Float64Array | Int32Array | Uint8Array;
 }
 
 /** One .npy file (format 1.0, little-endian, C order), as numpy.save writes it. */
