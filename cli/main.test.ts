@@ -310,6 +310,103 @@ describe('medrobust model', () => {
     },
   );
 
+  it.skipIf(!hasSharedData)(
+    'detect writes detection.json, csv, ROC charts and detector folders, and refuses bad input',
+    async () => {
+      const model = join(root, 'detect-cnn');
+      await cli(
+        'model',
+        'init',
+        '--arch',
+        'small-cnn',
+        '--classes',
+        '2',
+        '--width',
+        '0.25',
+        '--head',
+        'paper',
+        '--out',
+        model,
+      );
+      const out = join(root, 'detect-run');
+      const args = [
+        'detect',
+        '--model',
+        model,
+        '--data',
+        breastPath,
+        '--images',
+        '80',
+        '--reference',
+        '60',
+        '--attack',
+        'paper-fgsm',
+        '--eps',
+        '8/255',
+        '--detectors',
+        'kd,mahalanobis',
+        '--protocol',
+        'grouped,paper',
+        '--adaptive',
+        '1',
+        '--engine',
+        'wasm',
+        '--out',
+        out,
+      ];
+      const first = await cli(...args);
+      expect(first.stderr).not.toMatch(/error/i);
+      expect(first.code).toBe(0);
+      const results = JSON.parse(await readFile(join(out, 'detection.json'), 'utf8'));
+      expect(results.format).toBe('medrobust-detection');
+      const keys = results.rows.map(
+        (row: { detector: string; protocol: string; adversary: string }) =>
+          `${row.detector}/${row.protocol}/${row.adversary}`,
+      );
+      expect(keys.sort()).toEqual([
+        'kd/grouped/adaptive',
+        'kd/grouped/oblivious',
+        'kd/paper/oblivious',
+        'mahalanobis/grouped/adaptive',
+        'mahalanobis/grouped/oblivious',
+        'mahalanobis/paper/oblivious',
+      ]);
+      for (const row of results.rows) {
+        expect(row.mean.all.auc).toBeGreaterThanOrEqual(0);
+        expect(row.mean.all.auc).toBeLessThanOrEqual(1);
+      }
+      expect(results.adaptive.map((outcome: { gradient: string }) => outcome.gradient)).toEqual([
+        'exact',
+        'exact',
+      ]);
+      expect((await readFile(join(out, 'detection.csv'), 'utf8')).split('\n')[0]).toContain('tpr_at_5_fpr');
+      expect((await stat(join(out, 'roc-paper-fgsm-grouped.png'))).size).toBeGreaterThan(1000);
+      expect(await readFile(join(out, 'roc-paper-fgsm-grouped.svg'), 'utf8')).toMatch(/^<svg/);
+      expect((await stat(join(out, 'detectors', 'kd-paper-fgsm', 'detector.json'))).size).toBeGreaterThan(0);
+      expect(
+        (await stat(join(out, 'detectors', 'mahalanobis-paper-fgsm', 'arrays.npz'))).size,
+      ).toBeGreaterThan(0);
+
+      const again = await cli(...args);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/already holds adversarial images[\s\S]*--resume/);
+      const unknown = await cli(
+        'detect',
+        '--model',
+        model,
+        '--data',
+        breastPath,
+        '--detectors',
+        'kd,nope',
+        '--out',
+        out,
+      );
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr).toMatch(/unknown detector 'nope'[\s\S]*choose from: kd, lid/);
+    },
+    240_000,
+  );
+
   it('the demo names a missing dataset file and how to fix it', async () => {
     const result = await cli('demo', '--data', join(root, 'missing.npz'));
     expect(result.code).toBe(4);
