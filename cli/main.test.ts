@@ -382,6 +382,7 @@ describe('medrobust model', () => {
       expect((await readFile(join(out, 'detection.csv'), 'utf8')).split('\n')[0]).toContain('tpr_at_5_fpr');
       expect((await stat(join(out, 'roc-paper-fgsm-grouped.png'))).size).toBeGreaterThan(1000);
       expect(await readFile(join(out, 'roc-paper-fgsm-grouped.svg'), 'utf8')).toMatch(/^<svg/);
+      expect((await stat(join(out, 'roc-paper-fgsm-adaptive.png'))).size).toBeGreaterThan(1000);
       expect((await stat(join(out, 'detectors', 'kd-paper-fgsm', 'detector.json'))).size).toBeGreaterThan(0);
       expect(
         (await stat(join(out, 'detectors', 'mahalanobis-paper-fgsm', 'arrays.npz'))).size,

@@ -258,23 +258,39 @@ export function detectCommand(): Command {
       for (const { detector, attack, fitted } of results.fitted) {
         await saveDetector(join(out, 'detectors', `${detector}-${attack}`), fitted.toJSON());
       }
+      // One chart per attack and protocol against the oblivious attacker, one per attack for the
+      // adaptive and feature-matching attackers (grouped protocol, first split).
+      const charts: { file: string; title: string; rows: DetectionRow[] }[] = [];
       for (const attack of options.attack) {
         for (const protocol of options.protocol) {
-          const rows = results.rows.filter((row) => row.attack === attack && row.protocol === protocol);
-          if (rows.length === 0) continue;
-          const chart = await renderChart(
-            rocChartSpec(
-              `${attack} ε=${formatEpsilon(options.eps)}, ${protocol} protocol`,
-              rows.map((row) => ({
-                name: `${row.detector}${row.adversary === 'adaptive' ? ' (adaptive)' : ''}`,
-                ...row.roc,
-                auc: row.mean.all.auc,
-              })),
+          charts.push({
+            file: `roc-${attack}-${protocol}`,
+            title: `${attack} ε=${formatEpsilon(options.eps)}, ${protocol} protocol`,
+            rows: results.rows.filter(
+              (row) => row.attack === attack && row.protocol === protocol && row.adversary === 'oblivious',
             ),
-          );
-          await writeAtomically(join(out, `roc-${attack}-${protocol}.svg`), chart.svg);
-          await writeAtomically(join(out, `roc-${attack}-${protocol}.png`), chart.png);
+          });
         }
+        charts.push({
+          file: `roc-${attack}-adaptive`,
+          title: `${attack} ε=${formatEpsilon(options.eps)}: adaptive attackers`,
+          rows: results.rows.filter((row) => row.attack === attack && row.adversary !== 'oblivious'),
+        });
+      }
+      for (const chart of charts) {
+        if (chart.rows.length === 0) continue;
+        const rendered = await renderChart(
+          rocChartSpec(
+            chart.title,
+            chart.rows.map((row) => ({
+              name: row.adversary === 'oblivious' ? row.detector : `${row.detector}, ${row.adversary}`,
+              ...row.roc,
+              auc: row.mean.all.auc,
+            })),
+          ),
+        );
+        await writeAtomically(join(out, `${chart.file}.svg`), rendered.svg);
+        await writeAtomically(join(out, `${chart.file}.png`), rendered.png);
       }
       await writeAtomically(
         join(out, 'detection.json'),

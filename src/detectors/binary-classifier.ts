@@ -3,7 +3,7 @@
  * - `logistic-regression`: L2, intercept, C chosen by 5-fold stratified cross-validation over
  *   logspace(−4, 4, 10) (sklearn LogisticRegressionCV, as the authors use for KD and LID); score = the
  *   decision function w·x + b, which is also differentiable (adaptive attacks rebuild it in tfjs);
- * - `random-forest` (DFeat): score = the share of trees voting adversarial;
+ * - `random-forest` (DFeat): score = the mean over trees of the leaf share of adversarial rows;
  * - `svm` (QFeat): RBF kernel, score = the decision function.
  * One settings union, one fit and one restore, so detectors name their classifier as data.
  */

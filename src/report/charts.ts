@@ -70,7 +70,12 @@ export function rocChartSpec(title: string, series: readonly RocSeries[]): TopLe
         encoding: {
           x: { field: 'fpr', type: 'quantitative', title: 'false-positive rate', scale: { domain: [0, 1] } },
           y: { field: 'tpr', type: 'quantitative', title: 'true-positive rate', scale: { domain: [0, 1] } },
-          color: { field: 'detector', type: 'nominal', title: null, legend: { orient: 'bottom-right' } },
+          color: {
+            field: 'detector',
+            type: 'nominal',
+            title: null,
+            legend: { orient: 'right', labelLimit: 400 },
+          },
           order: { field: 'order', type: 'quantitative' },
         },
       },

@@ -37,6 +37,7 @@ import {
   likelyWrongClasses,
   type ScoreTerm,
   surrogateTerm,
+  typicalFeatureDistances,
 } from './adaptive.ts';
 import { type DetectionMetrics, detectionMetrics } from './detection-metrics.ts';
 import { groupedSplits, oversample, type ProtocolSettings, type TwinCharacteristics } from './protocols.ts';
@@ -231,6 +232,8 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
           adaptivePgd(model, x, labels, term, {
             epsilon: input.epsilon,
             weight: input.weight,
+            // The surrogate is a logistic regression: it passes an input below 0 (probability ½).
+            threshold: exact ? fitted.threshold : 0,
             seed: protocolSettings.seed + start,
           }),
         );
@@ -259,13 +262,20 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
             model.info.classNames.length,
           ),
         );
+        const typical = typicalFeatureDistances(
+          gaussians,
+          taps.map((tap) => tapMatrix(input.referenceFeatures, tap)),
+          input.referenceLabels,
+          model.info.classNames.length,
+        );
         input.onProgress?.(`feature-matching PGD (${taps.join(', ')}) for ${attack.attack}`);
         const images = attackInBatches(testSet, batchSize, (x, labels, start) => {
-          const term = featureMatchingTerm(taps, gaussians, likelyWrongClasses(model, x));
+          const term = featureMatchingTerm(taps, gaussians, likelyWrongClasses(model, x), typical);
           try {
             return adaptivePgd(model, x, labels, term, {
               epsilon: input.epsilon,
               weight: input.weight,
+              threshold: 0,
               seed: protocolSettings.seed + start,
             });
           } finally {

@@ -3,24 +3,29 @@
  * detected: bypassing ten detection methods", AISec 2017; Yao et al., "A hierarchical feature
  * constraint to camouflage medical adversarial attacks", MICCAI 2021). The attacker knows the fitted
  * detector and runs the paper's PGD (20 steps of ε/10 from a random start, L∞) on
- *   CE(f(x), y) − λ · s(x),
- * where s is the detector's score (higher = adversarial) as a differentiable function of the model's
+ *   −max(0, Z_y − max_{j≠y} Z_j + κ) − λ · max(0, s(x) − τ)   (κ = 2: the CW margin loss),
+ * a hinge at the detector's threshold τ (AdaptiveSettings.threshold), where s is the detector's score (higher = adversarial) as a differentiable function of the model's
  * outputs: KD and Mahalanobis exactly (their characteristic, min-max scaling and logistic regression in
  * tfjs); for LID, DFeat and QFeat, which are not differentiable, a surrogate: a logistic regression on
  * the raw feature fitted to the same clean/adversarial training rows.
  *
  * The feature-matching variant, in the spirit of the hierarchical feature constraint, needs no
  * detector: it pulls the adversarial image's features at every stage toward the clean distribution of
- * the class it is pushed into, CE − λ · mean_layers D²_t(f_layer(x)) / d_layer, with D²_t the squared
- * Mahalanobis distance to the target class t (the most likely wrong class at the clean image) under
- * the tied-covariance class Gaussians of the reference features (class-gaussian.ts).
+ * the class it is pushed into, CE − λ · max(0, mean_layers D²_t(f_layer(x)) / d_layer − m_t), with D²_t
+ * the squared Mahalanobis distance to the target class t (the most likely wrong class at the clean
+ * image) under the tied-covariance class Gaussians of the reference features (class-gaussian.ts), and
+ * m_t its median over clean reference images of class t (the pull stops inside the clean distribution).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttackRun, predictClasses } from '../../attacks/attack.ts';
 import { projectedGradient } from '../../attacks/projected-gradient.ts';
 import { untargeted } from '../../core/goal.ts';
 import { scaleTensor } from '../../detectors/binary-classifier.ts';
-import { type ClassGaussian, mahalanobisDistancesTensor } from '../../detectors/class-gaussian.ts';
+import {
+  type ClassGaussian,
+  mahalanobisDistances,
+  mahalanobisDistancesTensor,
+} from '../../detectors/class-gaussian.ts';
 import type { FeatureMatrix } from '../../detectors/classifiers/feature-matrix.ts';
 import { fitLogisticRegression } from '../../detectors/classifiers/logistic-regression.ts';
 import { fitMinMaxScaler } from '../../detectors/classifiers/min-max-scaler.ts';
@@ -40,11 +45,17 @@ export interface AdaptiveSettings {
   readonly epsilon: number;
   /** Weight λ of the detector term. */
   readonly weight: number;
+  /**
+   * The score below which an input passes (the detector's threshold): the term is a hinge,
+   * −λ·max(0, s(x) − threshold), so once an image passes the detector the cross-entropy alone moves it
+   * (without the hinge, a large λ drives scores far below the clean ones and never fools the model).
+   */
+  readonly threshold: number;
   readonly steps?: number;
   readonly seed?: number;
 }
 
-/** The paper's PGD with −λ·score added to its cross-entropy objective. */
+/** The paper's PGD schedule on the CW margin (κ = 2) with the detector hinge added. */
 export function adaptivePgd(
   model: Classifier,
   x: tf.Tensor4D,
@@ -69,14 +80,23 @@ export function adaptivePgd(
     stepSize: settings.epsilon / 10,
     randomStart: true,
     restarts: 1,
-    loss: 'cross-entropy',
-    confidence: 0,
+    // Both terms are hinges: the CW margin stops pulling once the image is misclassified by κ = 2
+    // logits, the detector term once it passes; a cross-entropy term never saturates and, with the
+    // detector term, either dominates or is dominated depending on λ.
+    loss: 'margin',
+    confidence: 2,
     label: 'prediction',
     earlyStop: false,
     extraTerm: {
       taps: term.taps,
       term: (outputs, rows) =>
-        tf.tidy(() => tf.mul(term.score(outputs, rows), -settings.weight) as tf.Tensor1D),
+        tf.tidy(
+          () =>
+            tf.mul(
+              tf.relu(tf.sub(term.score(outputs, rows), settings.threshold)),
+              -settings.weight,
+            ) as tf.Tensor1D,
+        ),
     },
   });
 }
@@ -111,8 +131,11 @@ export function featureMatchingTerm(
   taps: readonly string[],
   gaussians: readonly ClassGaussian[],
   targets: Int32Array,
+  /** Per class, the median of the term over clean reference images of that class (the hinge's zero). */
+  typical: Float64Array,
 ): ScoreTerm {
   const targetTensor = tf.keep(tf.tensor1d(targets, 'int32'));
+  const typicalTensor = tf.keep(tf.tensor1d(Float32Array.from(typical)));
   return {
     taps,
     score: (outputs, rows) =>
@@ -125,10 +148,13 @@ export function featureMatchingTerm(
           const chosen = tf.sum(tf.mul(distances, tf.oneHot(rowTargets, gaussian.classes)), 1);
           return tf.div(chosen, gaussian.dimensions);
         });
-        // The score is "how adversarial": the distance itself (the attack subtracts λ × it).
-        return tf.div(tf.addN(perLayer), taps.length) as tf.Tensor1D;
+        // How far outside the target class's clean distribution: 0 at its median.
+        return tf.sub(
+          tf.div(tf.addN(perLayer), taps.length),
+          tf.gather(typicalTensor, rowTargets),
+        ) as tf.Tensor1D;
       }),
-    dispose: () => targetTensor.dispose(),
+    dispose: () => tf.dispose([targetTensor, typicalTensor]),
   };
 }
 
@@ -139,5 +165,29 @@ export function likelyWrongClasses(model: Classifier, x: tf.Tensor4D): Int32Arra
     const { logits } = model.predict(x);
     const masked = tf.sub(logits, tf.mul(tf.oneHot(tf.tensor1d(predictions, 'int32'), logits.shape[1]), 1e9));
     return Int32Array.from(tf.argMax(masked, 1).dataSync());
+  });
+}
+
+/** Per class, the median over its reference images of mean_layers D²_c/d (the feature-matching hinge's zero). */
+export function typicalFeatureDistances(
+  gaussians: readonly ClassGaussian[],
+  features: readonly FeatureMatrix[],
+  labels: Int32Array,
+  classes: number,
+): Float64Array {
+  const perImage = new Float64Array(labels.length);
+  gaussians.forEach((gaussian, layer) => {
+    const distances = mahalanobisDistances(gaussian, features[layer] as FeatureMatrix);
+    labels.forEach((label, index) => {
+      perImage[index] =
+        (perImage[index] ?? 0) +
+        (distances[index * classes + label] ?? 0) / gaussian.dimensions / gaussians.length;
+    });
+  });
+  return Float64Array.from({ length: classes }, (_, c) => {
+    const values = Array.from(perImage)
+      .filter((_, index) => labels[index] === c)
+      .sort((a, b) => a - b);
+    return values.length === 0 ? 0 : (values[Math.floor(values.length / 2)] ?? 0);
   });
 }
