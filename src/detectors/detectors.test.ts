@@ -93,6 +93,27 @@ describe.each(detectorNames)('detector %s', (name) => {
   }, 60_000);
 });
 
+describe('Mahalanobis input pre-processing', () => {
+  it('moves each image against the gradient of its class distance before scoring, without leaks', async () => {
+    const detector = getDetector('mahalanobis');
+    const model = fixture.classifier;
+    const reference = { x: images(40, 16, 1, 31), labels: Int32Array.from({ length: 40 }, (_, i) => i % 2) };
+    const clean = images(20, 16, 1, 32);
+    const adversarial = perturbed(clean, 33);
+    const before = tf.memory().numTensors;
+    const plain = fitDetector(model, detector, {}, { reference, clean, adversarial });
+    const processed = fitDetector(model, detector, { noise: 0.01 }, { reference, clean, adversarial });
+    const plainScores = await plain.score(clean);
+    const processedScores = await processed.score(clean);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(processedScores)).not.toEqual(Array.from(plainScores));
+    // Only the exact (noise 0) form is differentiable.
+    expect(plain.scoreTensor).toBeDefined();
+    expect(processed.scoreTensor).toBeUndefined();
+    tf.dispose([reference.x, clean, adversarial]);
+  }, 60_000);
+});
+
 describe('detector errors', () => {
   it('rejects unknown detectors, bad options and unknown taps with the fix', () => {
     expect(() => getDetector('nope')).toThrow(/unknown detector 'nope'/);
