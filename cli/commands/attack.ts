@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import type { z } from 'zod';
 import { attackNames, attacks, getAttack } from '../../src/attacks/registry.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { splits } from '../../src/data/medmnist.ts';
@@ -35,14 +34,10 @@ import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { loadEngineReporting } from '../engine.ts';
 import { writeAtomically } from '../files.ts';
 import { parseChoice, parseEpsilonList, parseInteger, parseList, parseNamedOptions } from '../parse.ts';
+import { epsilonSlug, optionLines, requireFlags } from '../registry-listing.ts';
 
 const defaultAttacks = 'paper-fgsm,paper-bim,paper-pgd,paper-cw';
 const defaultEpsilons = '0.5/255,1/255,2/255,8/255';
-
-/** ε in file names: "1_255" for 1/255, else the decimal. */
-function epsilonSlug(epsilon: number): string {
-  return formatEpsilon(epsilon).replace('/', '_');
-}
 
 function listAttacks(): string {
   const lines: string[] = [];
@@ -51,15 +46,7 @@ function listAttacks(): string {
     if (attack === undefined) continue;
     lines.push(`${name.padEnd(12)} ${attack.kind.padEnd(14)} ${attack.description}`);
     lines.push(`${''.padEnd(12)} ${attack.paper.authors}, ${attack.paper.venue} ${attack.paper.year}`);
-    const shape = (attack.options as unknown as z.ZodObject).shape as Record<string, z.ZodType> | undefined;
-    for (const [option, schema] of Object.entries(shape ?? {})) {
-      const parsed = schema.safeParse(undefined);
-      const fallback =
-        parsed.success && parsed.data !== undefined ? ` (default ${JSON.stringify(parsed.data)})` : '';
-      lines.push(
-        `${''.padEnd(14)} --options '{"${name}":{"${option}":…}}'  ${schema.description ?? ''}${fallback}`,
-      );
-    }
+    lines.push(...optionLines(name, attack.options, '--options'));
   }
   return lines.join('\n');
 }
@@ -153,17 +140,14 @@ export function attackCommand(): Command {
         process.stdout.write(`${listAttacks()}\n`);
         return;
       }
-      for (const [flag, value] of [
-        ['--model', options.model],
-        ['--data', options.data],
-        ['--out', options.out],
-      ] as const) {
-        if (value === undefined) {
-          throw new MedrobustError('invalid-argument', `${flag} is required`, {
-            hint: 'medrobust attack --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
-          });
-        }
-      }
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust attack --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
+      );
       const modelDirectory = options.model as string;
       const dataPath = options.data as string;
       const out = options.out as string;

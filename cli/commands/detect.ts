@@ -11,7 +11,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import type { z } from 'zod';
 import { getAttack } from '../../src/attacks/registry.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { Random } from '../../src/core/random.ts';
@@ -30,7 +29,15 @@ import { engineOption } from '../common-options.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { loadEngineReporting } from '../engine.ts';
 import { writeAtomically } from '../files.ts';
-import { parseEpsilon, parseInteger, parseList, parseNamedOptions, parsePositiveNumber } from '../parse.ts';
+import {
+  parseChoice,
+  parseEpsilon,
+  parseInteger,
+  parseList,
+  parseNamedOptions,
+  parsePositiveNumber,
+} from '../parse.ts';
+import { epsilonSlug, optionLines, requireFlags } from '../registry-listing.ts';
 
 const defaultDetectors = 'kd,lid,dfeat,qfeat,mahalanobis';
 
@@ -41,15 +48,7 @@ function listDetectors(): string {
     if (detector === undefined) continue;
     lines.push(`${name.padEnd(12)} ${detector.description}`);
     lines.push(`${''.padEnd(12)} ${detector.paper.authors}, ${detector.paper.venue} ${detector.paper.year}`);
-    const shape = (detector.options as unknown as z.ZodObject).shape as Record<string, z.ZodType> | undefined;
-    for (const [option, schema] of Object.entries(shape ?? {})) {
-      const parsed = schema.safeParse(undefined);
-      const fallback =
-        parsed.success && parsed.data !== undefined ? ` (default ${JSON.stringify(parsed.data)})` : '';
-      lines.push(
-        `${''.padEnd(14)} --detector-options '{"${name}":{"${option}":…}}'  ${schema.description ?? ''}${fallback}`,
-      );
-    }
+    lines.push(...optionLines(name, detector.options, '--detector-options'));
   }
   return lines.join('\n');
 }
@@ -99,7 +98,7 @@ export function detectCommand(): Command {
     .description('fit and evaluate adversarial-example detectors (KD, LID, DFeat, QFeat, Mahalanobis)')
     .option('--model <dir>', 'model directory')
     .option('--data <path>', 'dataset file or folder')
-    .option('--split <name>', 'the split to attack and detect on', 'test')
+    .option('--split <name>', `split: ${splits.join(', ')}`, parseChoice('--split', splits), 'test')
     .option('--attack <names>', 'attacks, comma-separated', parseList, ['paper-pgd'])
     .option('--eps <value>', 'ε of every attack (e.g. 1/255)', parseEpsilon, 1 / 255)
     .option('--options <json>', 'per-attack options as JSON', parseNamedOptions('--options', 'attack'), {})
@@ -144,17 +143,14 @@ export function detectCommand(): Command {
         process.stdout.write(`${listDetectors()}\n`);
         return;
       }
-      for (const [flag, value] of [
-        ['--model', options.model],
-        ['--data', options.data],
-        ['--out', options.out],
-      ] as const) {
-        if (value === undefined) {
-          throw new MedrobustError('invalid-argument', `${flag} is required`, {
-            hint: 'medrobust detect --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
-          });
-        }
-      }
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust detect --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
+      );
       const out = options.out as string;
       for (const name of options.attack) getAttack(name);
       for (const name of options.detectors) getDetector(name);
@@ -164,11 +160,6 @@ export function detectCommand(): Command {
             hint: `choose from: ${protocolNames.join(', ')}`,
           });
         }
-      }
-      if (!(splits as readonly string[]).includes(options.split)) {
-        throw new MedrobustError('invalid-argument', `unknown split '${options.split}'`, {
-          hint: `choose from: ${splits.join(', ')}`,
-        });
       }
       for (const [flag, names, known] of [
         ['--options', Object.keys(options.options), options.attack],
@@ -189,7 +180,7 @@ export function detectCommand(): Command {
 
       const engine = await loadEngineReporting(options.engine);
       const dataset = await openDataset(options.data as string, datasetOptionsFrom(options));
-      let test = dataset.read(options.split as (typeof splits)[number]);
+      let test = dataset.read(options.split);
       if (options.images !== undefined && options.images < test.shape[0]) {
         test = selectImages(
           test,
@@ -205,7 +196,7 @@ export function detectCommand(): Command {
       const { classifier, network } = await loadModel(options.model as string, engine);
 
       await mkdir(out, { recursive: true });
-      const slug = formatEpsilon(options.eps).replace('/', '_');
+      const slug = epsilonSlug(options.eps);
       const adversarialFile = (attack: string) => join(out, `adversarial-${attack}-${slug}.npz`);
       if (!options.resume && options.attack.some((attack) => existsSync(adversarialFile(attack)))) {
         throw new MedrobustError('invalid-argument', `${out} already holds adversarial images of this run`, {

@@ -9,6 +9,18 @@ import { Random } from '../core/random.ts';
 import type { ImageSet } from './image-set.ts';
 
 /** The images at the given indices, in that order. */
+/** Images start…end−1 of a set as an NHWC tensor (the caller disposes it). */
+export function imageBatch(set: ImageSet, start: number, end: number): tf.Tensor4D {
+  const [, height, width, channels] = set.shape;
+  const pixels = height * width * channels;
+  return tf.tensor4d(set.images.subarray(start * pixels, end * pixels), [
+    end - start,
+    height,
+    width,
+    channels,
+  ]);
+}
+
 export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   const [, height, width, channels] = set.shape;
   const pixels = height * width * channels;

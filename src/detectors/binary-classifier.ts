@@ -37,7 +37,8 @@ export interface FittedBinaryClassifier {
   toJSON(): BinaryClassifierState;
 }
 
-function logisticClassifier(model: LogisticRegression): FittedBinaryClassifier {
+/** A fitted logistic regression as a detector classifier (also the adaptive attacks' surrogate). */
+export function logisticClassifier(model: LogisticRegression): FittedBinaryClassifier {
   return {
     score: (x) => model.score(x),
     scoreTensor: (x) =>

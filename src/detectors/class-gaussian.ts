@@ -100,12 +100,25 @@ export function mahalanobisConfidence(gaussian: ClassGaussian, queries: FeatureM
   });
 }
 
+/** float32 copies of a Gaussian's means and precision, made once per Gaussian (adaptive attacks use them every step). */
+const float32Copies = new WeakMap<ClassGaussian, { means: Float32Array; precision: Float32Array }>();
+
+function float32Of(gaussian: ClassGaussian): { means: Float32Array; precision: Float32Array } {
+  let copies = float32Copies.get(gaussian);
+  if (copies === undefined) {
+    copies = { means: Float32Array.from(gaussian.means), precision: Float32Array.from(gaussian.precision) };
+    float32Copies.set(gaussian, copies);
+  }
+  return copies;
+}
+
 /** [b × classes] squared distances as a tfjs expression of [b, d] features (differentiable). */
 export function mahalanobisDistancesTensor(gaussian: ClassGaussian, features: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const { classes, dimensions: d } = gaussian;
-    const means = tf.tensor2d(Float32Array.from(gaussian.means), [classes, d]);
-    const precision = tf.tensor2d(Float32Array.from(gaussian.precision), [d, d]);
+    const copies = float32Of(gaussian);
+    const means = tf.tensor2d(copies.means, [classes, d]);
+    const precision = tf.tensor2d(copies.precision, [d, d]);
     // D²_c = fᵀPf − 2 fᵀPμ_c + μ_cᵀPμ_c
     const projected = tf.matMul(features, precision);
     const quadratic = tf.sum(tf.mul(projected, features), 1, true);

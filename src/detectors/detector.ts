@@ -173,10 +173,12 @@ export function finiteCharacteristics(matrix: FeatureMatrix): FeatureMatrix {
   return { rows: matrix.rows, columns: matrix.columns, values };
 }
 
-/** The classifier stage: optional min-max scaling, then the binary classifier. */
+/** The classifier stage: optional min-max scaling, then the binary classifier, and its threshold. */
 export interface DetectorHead {
   readonly scaler: MinMaxScaler | undefined;
   readonly classifier: FittedBinaryClassifier;
+  /** Scores at or above it are called adversarial (the accuracy-maximising cut on the training rows). */
+  readonly threshold: number;
 }
 
 export function fitDetectorHead(
@@ -190,12 +192,31 @@ export function fitDetectorHead(
   const finite = finiteCharacteristics(x);
   const scaler = scale ? fitMinMaxScaler(finite) : undefined;
   const scaled = scaler === undefined ? finite : scaler.transform(finite);
-  return { scaler, classifier: fitBinaryClassifier(detector.classifier(options), scaled, y, seed) };
+  const classifier = fitBinaryClassifier(detector.classifier(options), scaled, y, seed);
+  return { scaler, classifier, threshold: accuracyThreshold(classifier.score(scaled), y) };
 }
 
 export function scoreDetectorHead(head: DetectorHead, x: FeatureMatrix): Float64Array {
   const finite = finiteCharacteristics(x);
   return head.classifier.score(head.scaler === undefined ? finite : head.scaler.transform(finite));
+}
+
+/**
+ * The detector's score as a differentiable function of a forward pass's outputs (characteristic,
+ * scaling, classifier in tfjs), or undefined when a part has no differentiable form.
+ */
+export function headScoreTensor(
+  characteristic: Characteristic,
+  head: DetectorHead,
+): ((outputs: Outputs) => tf.Tensor1D) | undefined {
+  const { tensor } = characteristic;
+  const { scoreTensor } = head.classifier;
+  if (tensor === undefined || scoreTensor === undefined) return undefined;
+  return (outputs) =>
+    tf.tidy(() => {
+      const values = tensor(outputs);
+      return scoreTensor(head.scaler === undefined ? values : scaleTensor(head.scaler, values));
+    });
 }
 
 /** The threshold that maximises accuracy on labelled scores (predict adversarial when score ≥ threshold). */
@@ -261,30 +282,20 @@ function fittedDetector(
   taps: readonly string[],
   characteristic: Characteristic,
   head: DetectorHead,
-  threshold: number,
   fittedOn: DetectorState['fittedOn'],
 ): FittedDetector {
-  const differentiable = characteristic.tensor !== undefined && head.classifier.scoreTensor !== undefined;
+  const scoreTensor = headScoreTensor(characteristic, head);
   return Object.freeze({
     name: detector.name,
     taps,
-    threshold,
+    threshold: head.threshold,
     score: async (x: tf.Tensor4D) => {
       const features = extractFeatures(model, x, taps);
       return Float32Array.from(
         scoreDetectorHead(head, characteristic.compute({ model, features, images: x })),
       );
     },
-    ...(differentiable
-      ? {
-          scoreTensor: (outputs: Outputs) =>
-            tf.tidy(() => {
-              const values = characteristic.tensor?.(outputs) as tf.Tensor2D;
-              const scaled = head.scaler === undefined ? values : scaleTensor(head.scaler, values);
-              return head.classifier.scoreTensor?.(scaled) as tf.Tensor1D;
-            }),
-        }
-      : {}),
+    ...(scoreTensor === undefined ? {} : { scoreTensor }),
     toJSON: (): DetectorState => ({
       format: 'medrobust-detector',
       version: 1,
@@ -299,7 +310,7 @@ function fittedDetector(
       characteristic: characteristic.toJSON(),
       scaler: head.scaler?.toJSON() ?? null,
       classifier: head.classifier.toJSON(),
-      threshold,
+      threshold: head.threshold,
       fittedOn,
     }),
   });
@@ -332,8 +343,7 @@ export function assembleDetector(
 ): FittedDetector {
   const { x, y } = poolTwins(twins.clean, twins.adversarial);
   const head = fitDetectorHead(detector, options, x, y, seed);
-  const threshold = accuracyThreshold(scoreDetectorHead(head, x), y);
-  return fittedDetector(model, detector, options, taps, characteristic, head, threshold, fittedOn);
+  return fittedDetector(model, detector, options, taps, characteristic, head, fittedOn);
 }
 
 /** Fits a detector on all of the given data (for deployment; protocols evaluate it on held-out splits). */
@@ -410,15 +420,7 @@ export function restoreDetector(
   const head: DetectorHead = {
     scaler: state.scaler === null ? undefined : restoreMinMaxScaler(state.scaler),
     classifier: restoreBinaryClassifier(state.classifier),
+    threshold: state.threshold,
   };
-  return fittedDetector(
-    model,
-    detector,
-    options,
-    state.taps,
-    characteristic,
-    head,
-    state.threshold,
-    state.fittedOn,
-  );
+  return fittedDetector(model, detector, options, state.taps, characteristic, head, state.fittedOn);
 }

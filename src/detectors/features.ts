@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../core/errors.ts';
 import type { Classifier, ModelInfo, Outputs } from '../engine/contracts.ts';
-import type { FeatureMatrix } from './classifiers/feature-matrix.ts';
+import { type FeatureMatrix, selectRows } from './classifiers/feature-matrix.ts';
 
 /** The features of a set of images: one matrix per tap, plus the model's logits and classes. */
 export interface FeatureSet {
@@ -112,20 +112,9 @@ export function extractFeatures(
 
 /** The rows of a feature set at `indices` (in that order). */
 export function selectFeatureRows(features: FeatureSet, indices: ArrayLike<number>): FeatureSet {
-  const pick = (matrix: FeatureMatrix): FeatureMatrix => {
-    const values = new Float64Array(indices.length * matrix.columns);
-    for (let i = 0; i < indices.length; i++) {
-      const source = indices[i] ?? 0;
-      values.set(
-        matrix.values.subarray(source * matrix.columns, (source + 1) * matrix.columns),
-        i * matrix.columns,
-      );
-    }
-    return { rows: indices.length, columns: matrix.columns, values };
-  };
   return {
-    taps: new Map([...features.taps].map(([tap, matrix]) => [tap, pick(matrix)])),
-    logits: pick(features.logits),
+    taps: new Map([...features.taps].map(([tap, matrix]) => [tap, selectRows(matrix, indices)])),
+    logits: selectRows(features.logits, indices),
     predictions: Int32Array.from(indices, (index) => features.predictions[index] ?? 0),
   };
 }

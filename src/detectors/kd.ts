@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { MedrobustError } from '../core/errors.ts';
 import { detectorCitations } from './citations.ts';
-import type { FeatureMatrix } from './classifiers/feature-matrix.ts';
+import { type FeatureMatrix, selectRows } from './classifiers/feature-matrix.ts';
 import { type Characteristic, type DetectorStateValue, defineDetector } from './detector.ts';
 import { defaultFeatureTap, pooledTaps, tapMatrix } from './features.ts';
 import { gaussianLogDensity, gaussianLogDensityTensor } from './kernel-density.ts';
@@ -36,6 +36,8 @@ function characteristic(points: readonly FeatureMatrix[], tap: string, bandwidth
     };
   };
   const dimensions = points[0]?.columns ?? 0;
+  // float32 copies for the differentiable form, made once (it runs at every adaptive-attack step).
+  const pointValues = points.map((classPoints) => Float32Array.from(classPoints.values));
   return {
     twins: (clean, adversarial) => ({
       clean: compute(tapMatrix(clean.features, tap), clean.features.predictions),
@@ -46,9 +48,9 @@ function characteristic(points: readonly FeatureMatrix[], tap: string, bandwidth
       tf.tidy(() => {
         const feature = pooledTaps(outputs, [tap]).get(tap) as tf.Tensor2D;
         const densities = tf.stack(
-          points.map((classPoints) =>
+          points.map((classPoints, c) =>
             gaussianLogDensityTensor(
-              tf.tensor2d(Float32Array.from(classPoints.values), [classPoints.rows, dimensions]),
+              tf.tensor2d(pointValues[c] as Float32Array, [classPoints.rows, dimensions]),
               feature,
               bandwidth,
             ),
@@ -73,14 +75,7 @@ function classPoints(features: FeatureMatrix, labels: Int32Array, classes: numbe
         hint: 'the reference set (training images) must contain every class',
       });
     }
-    const values = new Float64Array(rows.length * features.columns);
-    rows.forEach((row, position) => {
-      values.set(
-        features.values.subarray(row * features.columns, (row + 1) * features.columns),
-        position * features.columns,
-      );
-    });
-    return { rows: rows.length, columns: features.columns, values };
+    return selectRows(features, rows);
   });
 }
 

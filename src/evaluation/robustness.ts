@@ -17,6 +17,7 @@ import { type AttackResult, classify } from '../attacks/attack.ts';
 import { getAttack } from '../attacks/registry.ts';
 import { MedrobustError } from '../core/errors.ts';
 import type { ImageSet } from '../data/image-set.ts';
+import { imageBatch } from '../data/transforms.ts';
 import type { Classifier } from '../engine/contracts.ts';
 import { classificationMetrics } from '../models/metrics.ts';
 import { type Flag, gradientHealthFlags } from './checks.ts';
@@ -133,8 +134,6 @@ export async function evaluateRobustness(
   const batchSize = settings.batchSize ?? 32;
   const seed = settings.seed ?? 0;
   const ranges = batches(count, batchSize);
-  const imageBatch = (start: number, end: number) =>
-    tf.tensor4d(set.images.subarray(start * pixels, end * pixels), [end - start, height, width, channels]);
 
   // Resolve every attack first, so a bad name or option fails before any work.
   const resolved = settings.attacks.map((request) => {
@@ -148,7 +147,7 @@ export async function evaluateRobustness(
   const clean = new Float32Array(count * classes);
   const cleanPredictions = new Int32Array(count);
   for (const [start, end] of ranges) {
-    const x = imageBatch(start, end);
+    const x = imageBatch(set, start, end);
     const { probabilities, predictions: predicted } = classify(model, x);
     x.dispose();
     clean.set(probabilities, start * classes);
@@ -256,7 +255,7 @@ export async function evaluateRobustness(
         const l2 = new Float32Array(count);
         const linf = new Float32Array(count);
         for (const [batchIndex, [start, end]] of ranges.entries()) {
-          const x = imageBatch(start, end);
+          const x = imageBatch(set, start, end);
           const result: AttackResult = attack.run(
             model,
             { x, labels: labels.subarray(start, end) },
@@ -304,7 +303,7 @@ export async function evaluateRobustness(
     const l2 = new Float32Array(count);
     const linf = new Float32Array(count);
     for (const [batchIndex, [start, end]] of ranges.entries()) {
-      const x = imageBatch(start, end);
+      const x = imageBatch(set, start, end);
       const result = attack.run(model, { x, labels: labels.subarray(start, end) }, undefined, base, {
         seed: seed + batchIndex,
       });
@@ -362,7 +361,7 @@ export async function evaluateRobustness(
     });
 
   const probe = Math.min(count, batchSize);
-  const probeImages = imageBatch(0, probe);
+  const probeImages = imageBatch(set, 0, probe);
   const flags = [
     ...gradientHealthFlags(model, probeImages, labels.subarray(0, probe)),
     ...comparisonFlags(entries),

@@ -11,14 +11,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { classify } from '../../attacks/attack.ts';
 import { Random } from '../../core/random.ts';
 import type { ImageSet } from '../../data/image-set.ts';
-import { selectImages } from '../../data/transforms.ts';
-import { scaleTensor } from '../../detectors/binary-classifier.ts';
+import { imageBatch, selectImages } from '../../data/transforms.ts';
 import { type ClassGaussian, fitClassGaussian } from '../../detectors/class-gaussian.ts';
+import { selectRows } from '../../detectors/classifiers/feature-matrix.ts';
 import {
-  accuracyThreshold,
   type Characteristic,
   type Detector,
+  type DetectorHead,
   fitDetectorHead,
+  headScoreTensor,
   poolTwins,
   scoreDetectorHead,
 } from '../../detectors/detector.ts';
@@ -40,7 +41,13 @@ import {
   typicalFeatureDistances,
 } from './adaptive.ts';
 import { type DetectionMetrics, detectionMetrics } from './detection-metrics.ts';
-import { groupedSplits, oversample, type ProtocolSettings, type TwinCharacteristics } from './protocols.ts';
+import {
+  groupedSplits,
+  oversample,
+  type ProtocolSettings,
+  type TwinCharacteristics,
+  twinRows,
+} from './protocols.ts';
 
 export interface AdaptiveOutcome {
   readonly detector: string;
@@ -90,17 +97,6 @@ export interface AdaptiveEvaluationInput {
   readonly onProgress?: (message: string) => void;
 }
 
-function rowsOf(matrix: { rows: number; columns: number; values: Float64Array }, indices: readonly number[]) {
-  const values = new Float64Array(indices.length * matrix.columns);
-  indices.forEach((source, i) => {
-    values.set(
-      matrix.values.subarray(source * matrix.columns, (source + 1) * matrix.columns),
-      i * matrix.columns,
-    );
-  });
-  return { rows: indices.length, columns: matrix.columns, values };
-}
-
 function attackInBatches(
   set: ImageSet,
   batchSize: number,
@@ -111,12 +107,7 @@ function attackInBatches(
   const out = new Float32Array(count * pixels);
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
-    const x = tf.tensor4d(set.images.subarray(start * pixels, end * pixels), [
-      end - start,
-      height,
-      width,
-      channels,
-    ]);
+    const x = imageBatch(set, start, end);
     const adversarial = attack(x, set.labels.subarray(start, end), start);
     out.set(adversarial.dataSync(), start * pixels);
     tf.dispose([x, adversarial]);
@@ -133,7 +124,7 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
   const testSet = selectImages(correct, split.test);
   const [count, height, width, channels] = testSet.shape;
   const testImages = tf.tensor4d(testSet.images, [count, height, width, channels]);
-  const allTaps = [...new Set([...prepared.flatMap((entry) => entry.taps), ...stageTaps(model.info)])];
+  const detectorTaps = [...new Set(prepared.flatMap((entry) => entry.taps))];
   const cleanTestFeatures = selectFeatureRows(input.cleanFeatures, split.test);
   const outcomes: AdaptiveOutcome[] = [];
   const featureTap = defaultFeatureTap(model.info);
@@ -143,36 +134,36 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
       data: TwinCharacteristics,
       adversarialImages: Float32Array,
       meta: Pick<AdaptiveOutcome, 'attack' | 'adversary' | 'gradient' | 'weight'>,
-      fitted: ReturnType<typeof fitHead>,
+      head: DetectorHead,
     ): AdaptiveOutcome => {
       const adversarial = tf.tensor4d(adversarialImages, [count, height, width, channels]);
       try {
-        const adversarialFeatures = extractFeatures(model, adversarial, allTaps, batchSize);
+        const adversarialFeatures = extractFeatures(model, adversarial, detectorTaps, batchSize);
         const twins = entry.characteristic.twins(
           { model, features: cleanTestFeatures, images: testImages },
           { model, features: adversarialFeatures, images: adversarial },
         );
         const pooled = poolTwins(twins.clean, twins.adversarial);
-        const scores = scoreDetectorHead(fitted.head, pooled.x);
+        const scores = scoreDetectorHead(head, pooled.x);
         const predictions = classify(model, adversarial).predictions;
         const fooled = Array.from(predictions, (prediction, index) =>
           prediction !== testSet.labels[index] ? 1 : 0,
         );
         const flagged = Array.from({ length: count }, (_, index) =>
-          (scores[count + index] ?? 0) >= fitted.threshold ? 1 : 0,
+          (scores[count + index] ?? 0) >= head.threshold ? 1 : 0,
         );
         const undetected = flagged.filter((flag) => flag === 0).length;
         const fooledUndetected = fooled.filter((value, index) => value === 1 && flagged[index] === 0).length;
-        const obliviousTest = poolTwins(rowsOf(data.clean, split.test), rowsOf(data.adversarial, split.test));
+        const obliviousTest = twinRows(data, split.test);
         return {
           detector: entry.detector.name,
           ...meta,
           oblivious: detectionMetrics(
-            scoreDetectorHead(fitted.head, obliviousTest.x),
+            scoreDetectorHead(head, obliviousTest.x),
             obliviousTest.y,
-            fitted.threshold,
+            head.threshold,
           ),
-          adaptive: detectionMetrics(scores, pooled.y, fitted.threshold),
+          adaptive: detectionMetrics(scores, pooled.y, head.threshold),
           attackSuccess: fooled.reduce<number>((sum, value) => sum + value, 0) / Math.max(1, count),
           successAmongUndetected: undetected === 0 ? Number.NaN : fooledUndetected / undetected,
           evasion: fooledUndetected / Math.max(1, count),
@@ -183,17 +174,29 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
         adversarial.dispose();
       }
     };
-    const fitHead = (entry: PreparedDetector, data: TwinCharacteristics) => {
-      const training = poolTwins(rowsOf(data.clean, trainSources), rowsOf(data.adversarial, trainSources));
-      const head = fitDetectorHead(
-        entry.detector,
-        entry.options,
-        training.x,
-        training.y,
-        protocolSettings.seed,
-      );
-      return { head, threshold: accuracyThreshold(scoreDetectorHead(head, training.x), training.y) };
+    const fitHead = (entry: PreparedDetector, data: TwinCharacteristics): DetectorHead => {
+      const training = twinRows(data, trainSources);
+      return fitDetectorHead(entry.detector, entry.options, training.x, training.y, protocolSettings.seed);
     };
+    // The feature-matching attacker's class Gaussians and hinge zeros depend on the reference only.
+    const matchingTaps = stageTaps(model.info);
+    const gaussians: ClassGaussian[] = input.featureMatching
+      ? matchingTaps.map((tap) =>
+          fitClassGaussian(
+            tapMatrix(input.referenceFeatures, tap),
+            input.referenceLabels,
+            model.info.classNames.length,
+          ),
+        )
+      : [];
+    const typical = input.featureMatching
+      ? typicalFeatureDistances(
+          gaussians,
+          matchingTaps.map((tap) => tapMatrix(input.referenceFeatures, tap)),
+          input.referenceLabels,
+          model.info.classNames.length,
+        )
+      : new Float64Array(0);
 
     for (const attack of input.attacks) {
       const heads = new Map(
@@ -204,24 +207,15 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
       );
       for (const entry of prepared) {
         const data = attack.twins.get(entry.detector.name) as TwinCharacteristics;
-        const fitted = heads.get(entry.detector.name) as ReturnType<typeof fitHead>;
-        const exact =
-          entry.characteristic.tensor !== undefined && fitted.head.classifier.scoreTensor !== undefined;
+        const head = heads.get(entry.detector.name) as DetectorHead;
+        const exactScore = headScoreTensor(entry.characteristic, head);
+        const exact = exactScore !== undefined;
         let term: ScoreTerm;
-        if (exact) {
-          term = {
-            taps: entry.taps,
-            score: (outputs) =>
-              tf.tidy(() => {
-                const values = entry.characteristic.tensor?.(outputs) as tf.Tensor2D;
-                const scaled =
-                  fitted.head.scaler === undefined ? values : scaleTensor(fitted.head.scaler, values);
-                return fitted.head.classifier.scoreTensor?.(scaled) as tf.Tensor1D;
-              }),
-          };
+        if (exactScore !== undefined) {
+          term = { taps: entry.taps, score: exactScore };
         } else {
-          const clean = rowsOf(tapMatrix(input.cleanFeatures, featureTap), trainSources);
-          const adversarial = rowsOf(tapMatrix(attack.adversarialFeatures, featureTap), trainSources);
+          const clean = selectRows(tapMatrix(input.cleanFeatures, featureTap), trainSources);
+          const adversarial = selectRows(tapMatrix(attack.adversarialFeatures, featureTap), trainSources);
           const pooled = poolTwins(clean, adversarial);
           term = surrogateTerm(featureTap, pooled.x, pooled.y);
         }
@@ -233,7 +227,7 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
             epsilon: input.epsilon,
             weight: input.weight,
             // The surrogate is a logistic regression: it passes an input below 0 (probability ½).
-            threshold: exact ? fitted.threshold : 0,
+            threshold: exact ? head.threshold : 0,
             seed: protocolSettings.seed + start,
           }),
         );
@@ -249,28 +243,14 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
               gradient: exact ? 'exact' : 'surrogate',
               weight: input.weight,
             },
-            fitted,
+            head,
           ),
         );
       }
       if (input.featureMatching) {
-        const taps = stageTaps(model.info);
-        const gaussians: ClassGaussian[] = taps.map((tap) =>
-          fitClassGaussian(
-            tapMatrix(input.referenceFeatures, tap),
-            input.referenceLabels,
-            model.info.classNames.length,
-          ),
-        );
-        const typical = typicalFeatureDistances(
-          gaussians,
-          taps.map((tap) => tapMatrix(input.referenceFeatures, tap)),
-          input.referenceLabels,
-          model.info.classNames.length,
-        );
-        input.onProgress?.(`feature-matching PGD (${taps.join(', ')}) for ${attack.attack}`);
+        input.onProgress?.(`feature-matching PGD (${matchingTaps.join(', ')}) for ${attack.attack}`);
         const images = attackInBatches(testSet, batchSize, (x, labels, start) => {
-          const term = featureMatchingTerm(taps, gaussians, likelyWrongClasses(model, x), typical);
+          const term = featureMatchingTerm(matchingTaps, gaussians, likelyWrongClasses(model, x), typical);
           try {
             return adaptivePgd(model, x, labels, term, {
               epsilon: input.epsilon,
@@ -295,7 +275,7 @@ export function evaluateAdaptive(input: AdaptiveEvaluationInput): AdaptiveOutcom
                 gradient: 'none',
                 weight: input.weight,
               },
-              heads.get(entry.detector.name) as ReturnType<typeof fitHead>,
+              heads.get(entry.detector.name) as DetectorHead,
             ),
           );
         }

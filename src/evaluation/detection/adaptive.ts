@@ -17,10 +17,10 @@
  * m_t its median over clean reference images of class t (the pull stops inside the clean distribution).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type AttackRun, predictClasses } from '../../attacks/attack.ts';
+import type { AttackRun } from '../../attacks/attack.ts';
 import { projectedGradient } from '../../attacks/projected-gradient.ts';
 import { untargeted } from '../../core/goal.ts';
-import { scaleTensor } from '../../detectors/binary-classifier.ts';
+import { logisticClassifier, scaleTensor } from '../../detectors/binary-classifier.ts';
 import {
   type ClassGaussian,
   mahalanobisDistances,
@@ -107,18 +107,16 @@ export function adaptivePgd(
  */
 export function surrogateTerm(tap: string, x: FeatureMatrix, y: Uint8Array): ScoreTerm {
   const scaler = fitMinMaxScaler(x);
-  const model = fitLogisticRegression(scaler.transform(x), y, { c: 1 });
-  const weights = Float32Array.from(model.weights);
+  const classifier = logisticClassifier(fitLogisticRegression(scaler.transform(x), y, { c: 1 }));
   return {
     taps: [tap],
     score: (outputs) =>
-      tf.tidy(() => {
-        const feature = scaleTensor(scaler, pooledTaps(outputs, [tap]).get(tap) as tf.Tensor2D);
-        return tf.add(
-          tf.reshape(tf.matMul(feature, tf.tensor2d(weights, [weights.length, 1])), [-1]),
-          model.intercept,
-        ) as tf.Tensor1D;
-      }),
+      tf.tidy(
+        () =>
+          classifier.scoreTensor?.(
+            scaleTensor(scaler, pooledTaps(outputs, [tap]).get(tap) as tf.Tensor2D),
+          ) as tf.Tensor1D,
+      ),
   };
 }
 
@@ -160,11 +158,10 @@ export function featureMatchingTerm(
 
 /** The most likely wrong class of each image at the clean input (the feature-matching target). */
 export function likelyWrongClasses(model: Classifier, x: tf.Tensor4D): Int32Array {
-  const predictions = predictClasses(model, x);
   return tf.tidy(() => {
     const { logits } = model.predict(x);
-    const masked = tf.sub(logits, tf.mul(tf.oneHot(tf.tensor1d(predictions, 'int32'), logits.shape[1]), 1e9));
-    return Int32Array.from(tf.argMax(masked, 1).dataSync());
+    const predicted = tf.oneHot(tf.argMax(logits, 1), logits.shape[1]);
+    return Int32Array.from(tf.argMax(tf.sub(logits, tf.mul(predicted, 1e9)), 1).dataSync());
   });
 }
 

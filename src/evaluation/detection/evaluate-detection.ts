@@ -11,7 +11,7 @@ import { type AttackResult, classify } from '../../attacks/attack.ts';
 import { getAttack } from '../../attacks/registry.ts';
 import { MedrobustError } from '../../core/errors.ts';
 import type { ImageSet } from '../../data/image-set.ts';
-import { selectImages } from '../../data/transforms.ts';
+import { imageBatch, selectImages } from '../../data/transforms.ts';
 import type { FeatureMatrix } from '../../detectors/classifiers/feature-matrix.ts';
 import {
   assembleDetector,
@@ -134,26 +134,6 @@ interface Prepared {
   readonly characteristic: Characteristic;
 }
 
-export function imageTensor(set: ImageSet, start: number, end: number): tf.Tensor4D {
-  const [, height, width, channels] = set.shape;
-  const pixels = height * width * channels;
-  return tf.tensor4d(set.images.subarray(start * pixels, end * pixels), [
-    end - start,
-    height,
-    width,
-    channels,
-  ]);
-}
-
-function features(
-  model: Classifier,
-  images: tf.Tensor4D,
-  taps: readonly string[],
-  batchSize: number,
-): FeatureSet {
-  return extractFeatures(model, images, taps, batchSize);
-}
-
 export function rowFromProtocol(
   detector: string,
   attack: string,
@@ -206,7 +186,7 @@ export function attackImages(
   const started = performance.now();
   for (let start = 0, batch = 0; start < count; start += batchSize, batch++) {
     const end = Math.min(count, start + batchSize);
-    const x = imageTensor(set, start, end);
+    const x = imageBatch(set, start, end);
     const result: AttackResult = attack.run(
       model,
       { x, labels: set.labels.subarray(start, end) },
@@ -251,7 +231,7 @@ export async function evaluateDetection(
   const cleanPredictions = new Int32Array(test.shape[0]);
   for (let start = 0; start < test.shape[0]; start += batchSize) {
     const end = Math.min(test.shape[0], start + batchSize);
-    const x = imageTensor(test, start, end);
+    const x = imageBatch(test, start, end);
     cleanPredictions.set(classify(model, x).predictions, start);
     x.dispose();
   }
@@ -259,15 +239,21 @@ export async function evaluateDetection(
     Array.from(cleanPredictions.keys()).filter((index) => cleanPredictions[index] === test.labels[index]),
   );
   const correct = selectImages(test, sources);
-  const allTaps = [...new Set(detectors.flatMap((entry) => entry.taps))];
+  // The feature-matching attacker reads the reference features of every stage too.
+  const allTaps = [
+    ...new Set([
+      ...detectors.flatMap((entry) => entry.taps),
+      ...(settings.adaptive?.featureMatching === true ? stageTaps(model.info) : []),
+    ]),
+  ];
 
   // 2. Features of the reference and clean images, and the characteristics' fitted parts.
   settings.onProgress?.(`features of ${reference.shape[0]} reference and ${correct.shape[0]} clean images`);
-  const referenceImages = imageTensor(reference, 0, reference.shape[0]);
-  const cleanImages = imageTensor(correct, 0, correct.shape[0]);
+  const referenceImages = imageBatch(reference, 0, reference.shape[0]);
+  const cleanImages = imageBatch(correct, 0, correct.shape[0]);
   try {
-    const referenceFeatures = features(model, referenceImages, allTaps, batchSize);
-    const cleanFeatures = features(model, cleanImages, allTaps, batchSize);
+    const referenceFeatures = extractFeatures(model, referenceImages, allTaps, batchSize);
+    const cleanFeatures = extractFeatures(model, cleanImages, allTaps, batchSize);
     const classes = model.info.classNames.length;
     const prepared: Prepared[] = detectors.map(({ detector, options, taps }) => ({
       detector,
@@ -327,7 +313,7 @@ export async function evaluateDetection(
         ...correct.shape.slice(1),
       ] as [number, number, number, number]);
       try {
-        const adversarialFeatures = features(model, adversarialImages, allTaps, batchSize);
+        const adversarialFeatures = extractFeatures(model, adversarialImages, allTaps, batchSize);
         featuresByAttack.set(request.name, adversarialFeatures);
         adversarialByAttack.set(request.name, result.adversarial);
         const perDetector = new Map<
@@ -433,7 +419,7 @@ export async function evaluateDetection(
           model,
           correct,
           cleanFeatures,
-          referenceFeatures: features(model, referenceImages, stageTaps(model.info), batchSize),
+          referenceFeatures,
           referenceLabels: reference.labels,
           prepared,
           attacks: settings.attacks.map((request) => ({

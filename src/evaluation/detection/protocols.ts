@@ -18,10 +18,11 @@
  */
 import { MedrobustError } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
-import type { FeatureMatrix } from '../../detectors/classifiers/feature-matrix.ts';
+import { type FeatureMatrix, selectRows } from '../../detectors/classifiers/feature-matrix.ts';
+import { fitMinMaxScaler } from '../../detectors/classifiers/min-max-scaler.ts';
 import {
-  accuracyThreshold,
   type Detector,
+  finiteCharacteristics,
   fitDetectorHead,
   poolTwins,
   scoreDetectorHead,
@@ -62,18 +63,6 @@ export interface ProtocolResult {
   readonly splits: readonly SplitResult[];
   readonly mean: { readonly all: DetectionMetrics; readonly successful: DetectionMetrics };
   readonly standardDeviation: { readonly all: DetectionMetrics; readonly successful: DetectionMetrics };
-}
-
-function rowsOf(matrix: FeatureMatrix, indices: ArrayLike<number>): FeatureMatrix {
-  const values = new Float64Array(indices.length * matrix.columns);
-  for (let i = 0; i < indices.length; i++) {
-    const source = indices[i] ?? 0;
-    values.set(
-      matrix.values.subarray(source * matrix.columns, (source + 1) * matrix.columns),
-      i * matrix.columns,
-    );
-  }
-  return { rows: indices.length, columns: matrix.columns, values };
 }
 
 function checkTwins(data: TwinCharacteristics): void {
@@ -141,7 +130,7 @@ function evaluateSplit(
   scale: boolean,
 ): SplitResult {
   const head = fitDetectorHead(detector, options, trainX, trainY, seed, scale);
-  const threshold = accuracyThreshold(scoreDetectorHead(head, trainX), trainY);
+  const { threshold } = head;
   const scores = scoreDetectorHead(head, testX);
   const keep = Array.from(testY.keys()).filter((row) => testY[row] === 0 || testSuccessful[row] === 1);
   return {
@@ -157,35 +146,13 @@ function evaluateSplit(
 }
 
 /** Twin rows of the given source images: clean rows, then adversarial rows, with labels and success. */
-function twinRows(data: TwinCharacteristics, sources: readonly number[]) {
-  const pooled = poolTwins(rowsOf(data.clean, sources), rowsOf(data.adversarial, sources));
+export function twinRows(data: TwinCharacteristics, sources: readonly number[]) {
+  const pooled = poolTwins(selectRows(data.clean, sources), selectRows(data.adversarial, sources));
   const successful = new Uint8Array(pooled.y.length);
   sources.forEach((source, i) => {
     successful[sources.length + i] = data.success[source] ?? 0;
   });
   return { ...pooled, successful };
-}
-
-function minMaxAll(matrix: FeatureMatrix): FeatureMatrix {
-  const { rows, columns } = matrix;
-  const minimum = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
-  const maximum = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
-  matrix.values.forEach((value, index) => {
-    const j = index % columns;
-    if (Number.isFinite(value)) {
-      minimum[j] = Math.min(minimum[j] ?? 0, value);
-      maximum[j] = Math.max(maximum[j] ?? 0, value);
-    }
-  });
-  return {
-    rows,
-    columns,
-    values: Float64Array.from(matrix.values, (value, index) => {
-      const j = index % columns;
-      const range = (maximum[j] ?? 0) - (minimum[j] ?? 0);
-      return range > 0 ? (value - (minimum[j] ?? 0)) / range : 0;
-    }),
-  };
 }
 
 function summarise(protocol: ProtocolName, splits: SplitResult[]): ProtocolResult {
@@ -226,7 +193,9 @@ export function paperProtocol(
   const random = new Random(settings.seed);
   const sources = oversample(Array.from(data.labels.keys()), data.labels, random);
   const pooled = twinRows(data, sources);
-  const x = detector.scale ? minMaxAll(pooled.x) : pooled.x;
+  // The authors scale all pooled rows before splitting (part of the leak).
+  const finite = finiteCharacteristics(pooled.x);
+  const x = detector.scale ? fitMinMaxScaler(finite).transform(finite) : finite;
   const splits: SplitResult[] = [];
   for (let split = 0; split < settings.splits; split++) {
     const order = random.permutation(pooled.y.length);
@@ -237,9 +206,9 @@ export function paperProtocol(
       evaluateSplit(
         detector,
         options,
-        rowsOf(x, train),
+        selectRows(x, train),
         Uint8Array.from(train, (row) => pooled.y[row] ?? 0),
-        rowsOf(x, test),
+        selectRows(x, test),
         Uint8Array.from(test, (row) => pooled.y[row] ?? 0),
         Uint8Array.from(test, (row) => pooled.successful[row] ?? 0),
         settings.seed + split,
