@@ -95,7 +95,7 @@ function jsonOf(value: unknown): string {
 
 export function detectCommand(): Command {
   return withDatasetOptions(new Command('detect'))
-    .description('fit and evaluate adversarial-example detectors (KD, LID, DFeat, QFeat, Mahalanobis)')
+    .description('fit and evaluate adversarial-example detectors (KD, LID, DFeat, QFeat, Mahalanobis, BU)')
     .option('--model <dir>', 'model directory')
     .option('--data <path>', 'dataset file or folder')
     .option('--split <name>', `split: ${splits.join(', ')}`, parseChoice('--split', splits), 'test')

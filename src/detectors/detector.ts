@@ -69,6 +69,8 @@ export interface Characteristic {
 }
 
 export interface ReferenceSet {
+  /** The model the detector guards (BU reads its dropout head). */
+  readonly model: Classifier;
   readonly features: FeatureSet;
   /** True classes of the reference images. */
   readonly labels: Int32Array;
@@ -364,6 +366,7 @@ export function fitDetector(
   }
   const taps = detector.taps(model.info, options);
   const reference: ReferenceSet = {
+    model,
     features: extractFeatures(model, data.reference.x, taps),
     labels: data.reference.labels,
     classes: model.info.classNames.length,

@@ -4,6 +4,7 @@
  * docs/detectors.md.
  */
 import { MedrobustError } from '../core/errors.ts';
+import { bu } from './bu.ts';
 import type { Detector } from './detector.ts';
 import { dfeat } from './dfeat.ts';
 import { kd } from './kd.ts';
@@ -18,6 +19,7 @@ export const detectors: Readonly<Record<string, Detector<unknown>>> = Object.fre
   dfeat: dfeat as Detector<unknown>,
   qfeat: qfeat as Detector<unknown>,
   mahalanobis: mahalanobis as Detector<unknown>,
+  bu: bu as Detector<unknown>,
 });
 
 export const detectorNames: readonly string[] = Object.freeze(Object.keys(detectors));

@@ -19,6 +19,7 @@ import {
   scaleCotangent,
   unscaleGradient,
 } from './cotangent-scaling.ts';
+import { dropoutHead, dropoutHeadLayout } from './dropout-head.ts';
 
 export interface ClassifierDescription {
   readonly name: string;
@@ -131,9 +132,12 @@ export function createClassifier(network: Network, description: ClassifierDescri
     }
   };
 
+  // Weights are exported only when asked for (the native engine copies them out of libtorch).
+  const hasDropoutHead = dropoutHeadLayout(network.spec) !== undefined;
   return Object.freeze({
     info,
     predict,
+    dropoutHead: () => (hasDropoutHead ? dropoutHead(network.spec, network.exportWeights()) : undefined),
     valueAndGrad(x: tf.Tensor4D, objective: Objective, taps: readonly string[] = []) {
       checkInput(info, x);
       const result = network.differentiable

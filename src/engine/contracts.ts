@@ -12,6 +12,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Bounds } from '../core/bounds.ts';
+import type { DropoutHead } from './dropout-head.ts';
 import type { NetworkSpec } from './network-spec.ts';
 import type { HostTensor, WeightMap } from './weights.ts';
 
@@ -44,6 +45,11 @@ export interface Classifier {
     objective: Objective,
     taps?: readonly string[],
   ): { readonly value: Tensor1D; readonly grad: Tensor4D };
+  /**
+   * The layers after a tap that hold the network's dropout (dense, ReLU and dropout only), with
+   * their weights: what Monte-Carlo dropout samples. Undefined when the network has no such head.
+   */
+  dropoutHead?(): DropoutHead | undefined;
 }
 
 /** Cotangents of the outputs: the gradient of a scalar with respect to the logits and each tap. */

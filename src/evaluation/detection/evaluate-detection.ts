@@ -260,7 +260,7 @@ export async function evaluateDetection(
       options,
       taps,
       characteristic: detector.prepare(
-        { features: referenceFeatures, labels: reference.labels, classes },
+        { model, features: referenceFeatures, labels: reference.labels, classes },
         options,
         taps,
       ),
