@@ -6,7 +6,7 @@
  * paper's formula (1/T)Σ pₜᵀpₜ − p̄ᵀp̄ is the same quantity times the number of classes).
  * Adversarial inputs tend to sit where the sub-networks disagree.
  *
- * Only dropout layers in the model's dense head are sampled (engine/dropout-head.ts): everything
+ * Only dropout layers in the model's dense head are sampled (engine/dense-head.ts): everything
  * before the head's tap is deterministic in inference mode, so this is the network's exact MC-dropout
  * distribution, computed from one forward pass to the tap. The T masks are drawn once from the seed
  * and shared by every image, so an image's score does not depend on the batch it came in, and the
@@ -18,7 +18,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { MedrobustError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
-import type { DropoutHead, DropoutHeadLayer } from '../engine/dropout-head.ts';
+import {
+  applyDenseHead,
+  type DenseHead,
+  type DenseHeadLayer,
+  dropoutWidths,
+  headTensors,
+} from '../engine/dense-head.ts';
 import { detectorCitations } from './citations.ts';
 import type { FeatureMatrix } from './classifiers/feature-matrix.ts';
 import { type Characteristic, type DetectorStateValue, defineDetector } from './detector.ts';
@@ -48,17 +54,9 @@ const layerSchema = z.discriminatedUnion('kind', [
 const stateSchema = z.object({ layers: z.array(layerSchema).min(1) });
 
 /** One stochastic pass's masks: for each dropout layer, keep/(1 − rate) per feature (inverted dropout). */
-function drawMasks(layers: readonly DropoutHeadLayer[], samples: number, seed: number): Float32Array[][] {
+function drawMasks(layers: readonly DenseHeadLayer[], samples: number, seed: number): Float32Array[][] {
   const random = new Random(seed);
-  const widths = layers.map((layer, index) => {
-    if (layer.kind !== 'dropout') return 0;
-    const next = layers.slice(index + 1).find((later) => later.kind === 'dense');
-    const previous = layers
-      .slice(0, index)
-      .reverse()
-      .find((earlier) => earlier.kind === 'dense');
-    return next?.kind === 'dense' ? next.inFeatures : previous?.kind === 'dense' ? previous.outFeatures : 0;
-  });
+  const widths = dropoutWidths(layers);
   return Array.from({ length: samples }, () =>
     layers.flatMap((layer, index) => {
       if (layer.kind !== 'dropout') return [];
@@ -73,38 +71,27 @@ function drawMasks(layers: readonly DropoutHeadLayer[], samples: number, seed: n
 }
 
 function characteristic(
-  layers: readonly DropoutHeadLayer[],
+  layers: readonly DenseHeadLayer[],
   tap: string,
   samples: number,
   seed: number,
 ): Characteristic {
+  const head: DenseHead = { tap, pool: false, layers };
   const masks = drawMasks(layers, samples, seed);
   // [batch, features] → [batch, 1]: the MC-dropout variance of the softmax, averaged over classes.
   const uncertainty = (feature: tf.Tensor2D): tf.Tensor2D =>
     tf.tidy(() => {
-      const weights = layers.map((layer) =>
-        layer.kind === 'dense'
-          ? {
-              weight: tf.tensor2d(layer.weight.data, [layer.outFeatures, layer.inFeatures]),
-              bias: layer.bias === undefined ? undefined : tf.tensor1d(layer.bias.data),
-            }
-          : undefined,
+      const tensors = headTensors(head);
+      const probabilities = masks.map((sampleMasks) =>
+        tf.softmax(
+          applyDenseHead(
+            head,
+            tensors,
+            feature,
+            sampleMasks.map((mask) => tf.tensor1d(mask)),
+          ),
+        ),
       );
-      const probabilities = masks.map((sampleMasks) => {
-        let activation: tf.Tensor2D = feature;
-        let dropout = 0;
-        layers.forEach((layer, index) => {
-          if (layer.kind === 'relu') activation = tf.relu(activation);
-          else if (layer.kind === 'dropout') {
-            activation = tf.mul(activation, tf.tensor1d(sampleMasks[dropout++] as Float32Array));
-          } else {
-            const dense = weights[index] as { weight: tf.Tensor2D; bias: tf.Tensor1D | undefined };
-            activation = tf.matMul(activation, dense.weight, false, true);
-            if (dense.bias !== undefined) activation = tf.add(activation, dense.bias);
-          }
-        });
-        return tf.softmax(activation);
-      });
       const stacked = tf.stack(probabilities);
       const mean = tf.mean(stacked, 0);
       const variance = tf.mean(tf.square(tf.sub(stacked, mean)), 0);
@@ -153,7 +140,7 @@ function characteristic(
   };
 }
 
-function checkHead(head: DropoutHead | undefined, model: string, tap: string): DropoutHead {
+function checkHead(head: DenseHead | undefined, model: string, tap: string): DenseHead {
   if (head === undefined) {
     throw new MedrobustError('unsupported', `bu: the model ${model} has no dropout in its dense head`, {
       hint: 'BU samples Monte-Carlo dropout; train a model with the paper head (`medrobust train --head paper`), or choose another detector',
@@ -186,7 +173,7 @@ export const bu = defineDetector({
   },
   restore: (state: DetectorStateValue, parsed: Options, [tap = '']) => {
     const { layers } = stateSchema.parse(state);
-    const restored = layers.map((layer): DropoutHeadLayer => {
+    const restored = layers.map((layer): DenseHeadLayer => {
       if (layer.kind !== 'dense') return layer;
       return {
         kind: 'dense',

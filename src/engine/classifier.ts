@@ -19,7 +19,7 @@ import {
   scaleCotangent,
   unscaleGradient,
 } from './cotangent-scaling.ts';
-import { dropoutHead, dropoutHeadLayout } from './dropout-head.ts';
+import { denseHead, dropoutHeadLayout, poolingHeadLayout } from './dense-head.ts';
 
 export interface ClassifierDescription {
   readonly name: string;
@@ -133,11 +133,19 @@ export function createClassifier(network: Network, description: ClassifierDescri
   };
 
   // Weights are exported only when asked for (the native engine copies them out of libtorch).
-  const hasDropoutHead = dropoutHeadLayout(network.spec) !== undefined;
+  const dropoutLayout = dropoutHeadLayout(network.spec);
+  const poolingLayout = poolingHeadLayout(network.spec);
   return Object.freeze({
     info,
     predict,
-    dropoutHead: () => (hasDropoutHead ? dropoutHead(network.spec, network.exportWeights()) : undefined),
+    dropoutHead: () =>
+      dropoutLayout === undefined
+        ? undefined
+        : denseHead(network.spec, network.exportWeights(), dropoutLayout),
+    poolingHead: () =>
+      poolingLayout === undefined
+        ? undefined
+        : denseHead(network.spec, network.exportWeights(), poolingLayout),
     valueAndGrad(x: tf.Tensor4D, objective: Objective, taps: readonly string[] = []) {
       checkInput(info, x);
       const result = network.differentiable

@@ -12,7 +12,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Bounds } from '../core/bounds.ts';
-import type { DropoutHead } from './dropout-head.ts';
+import type { DenseHead } from './dense-head.ts';
 import type { NetworkSpec } from './network-spec.ts';
 import type { HostTensor, WeightMap } from './weights.ts';
 
@@ -46,10 +46,15 @@ export interface Classifier {
     taps?: readonly string[],
   ): { readonly value: Tensor1D; readonly grad: Tensor4D };
   /**
-   * The layers after a tap that hold the network's dropout (dense, ReLU and dropout only), with
-   * their weights: what Monte-Carlo dropout samples. Undefined when the network has no such head.
+   * The layers after a tap that hold all of the network's dropout (dense, ReLU and dropout only),
+   * with their weights: what Monte-Carlo dropout samples. Undefined when the network has no such head.
    */
-  dropoutHead?(): DropoutHead | undefined;
+  dropoutHead?(): DenseHead | undefined;
+  /**
+   * The last feature map's tap and the dense head after its global average pool, with weights (the
+   * class scores as a function of that map, for Grad-CAM). Undefined when the network ends otherwise.
+   */
+  poolingHead?(): DenseHead | undefined;
 }
 
 /** Cotangents of the outputs: the gradient of a scalar with respect to the logits and each tap. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildNetworkSpec, defaultPreprocessing, parseArchitecture } from '../models/architecture.ts';
-import { dropoutHead, dropoutHeadLayout } from './dropout-head.ts';
+import { denseHead, dropoutHeadLayout, poolingHeadLayout } from './dense-head.ts';
 import type { LayerSpec, NetworkSpec, NodeSpec } from './network-spec.ts';
 
 const zoo = (input: Record<string, unknown>) => {
@@ -25,12 +25,13 @@ function chain(layers: readonly LayerSpec[], taps: Record<string, string>): Netw
   return { inputShape: [4, 4, 3], nodes, output: `n${layers.length - 1}`, taps: { pool: 'pool', ...taps } };
 }
 
-describe('dropout head', () => {
+describe('dense heads', () => {
   it("finds the paper head's dropout after the 'feature' tap, and none in the linear head", () => {
     expect(
       dropoutHeadLayout(zoo({ arch: 'resnet18', classes: 2, channels: 1, size: 28, head: 'paper' })),
     ).toEqual({
       tap: 'feature',
+      pool: false,
       nodes: ['fc.1', 'fc.2'],
     });
     expect(
@@ -52,10 +53,12 @@ describe('dropout head', () => {
     ];
     expect(dropoutHeadLayout(chain(layers, { hidden: 'n1' }))).toEqual({
       tap: 'hidden',
+      pool: false,
       nodes: ['n2', 'n3', 'n4', 'n5'],
     });
     expect(dropoutHeadLayout(chain(layers, {}))).toEqual({
       tap: 'pool',
+      pool: false,
       nodes: ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'],
     });
   });
@@ -81,19 +84,42 @@ describe('dropout head', () => {
     });
     const weight = { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) };
     const bias = { shape: [2], data: Float32Array.from([5, 6]) };
-    const head = dropoutHead(
+    const layout = dropoutHeadLayout(spec);
+    if (layout === undefined) throw new Error('no dropout head');
+    const head = denseHead(
       spec,
       new Map([
         ['b.weight', weight],
         ['b.bias', bias],
       ]),
+      layout,
     );
     expect(head).toEqual({
       tap: 'hidden',
+      pool: false,
       layers: [
         { kind: 'dropout', rate: 0.5 },
         { kind: 'dense', inFeatures: 2, outFeatures: 2, weight, bias },
       ],
     });
+  });
+
+  it('finds the feature map a global average pool feeds into the head (Grad-CAM)', () => {
+    expect(
+      poolingHeadLayout(zoo({ arch: 'resnet18', classes: 2, channels: 1, size: 28, head: 'linear' })),
+    ).toEqual({
+      tap: 'layer4',
+      pool: true,
+      nodes: ['fc'],
+    });
+    expect(
+      poolingHeadLayout(zoo({ arch: 'small-cnn', classes: 2, channels: 1, size: 16, head: 'paper' })),
+    ).toEqual({
+      tap: 'block3',
+      pool: true,
+      nodes: ['fc.0', 'fc.1', 'fc.2'],
+    });
+    // A pool of an untapped activation (here the input) gives no map to explain.
+    expect(poolingHeadLayout(chain([dense('a', 3, 2)], {}))).toBe(undefined);
   });
 });
