@@ -51,7 +51,9 @@ function checkLabels(x: tf.Tensor4D, labels: Int32Array, classes: number, where:
 /** Per-sample cross-entropy against fixed labels. */
 function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   // Inside its own tidy, as every objective: intermediates recorded on the gradient tape are freed.
-  return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(labels, logits.shape[1])), 1)));
+  return tf.tidy(
+    () => tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(labels, logits.shape[1])), 1)) as tf.Tensor1D,
+  );
 }
 
 /** The values of a tensor on the host; the tensor is disposed. */
