@@ -2,6 +2,7 @@
  * The medrobust command line. Thin: parse → validate → library call → write artefacts.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { analyzeCommand } from './commands/analyze.ts';
 import { attackCommand } from './commands/attack.ts';
 import { dataCommand } from './commands/data.ts';
 import { demoCommand } from './commands/demo.ts';
@@ -25,6 +26,7 @@ export function createProgram(): Command {
     .addCommand(evalCommand())
     .addCommand(attackCommand())
     .addCommand(detectCommand())
+    .addCommand(analyzeCommand())
     .addCommand(trainCommand())
     .addCommand(doctorCommand())
     .addCommand(demoCommand());

@@ -95,6 +95,22 @@ export interface SmoothGradOptions {
   /** σ as a fraction of the input range. */
   readonly noise?: number;
   readonly seed?: number;
+  /** Most images per gradient call: noisy copies are stacked into one batch up to this size. */
+  readonly batchLimit?: number;
+}
+
+/** How many stacked copies of an n-image batch fit in one call. */
+function copiesPerCall(count: number, limit: number): number {
+  return Math.max(1, Math.floor(limit / Math.max(1, count)));
+}
+
+/** Σ over the leading `copies` blocks of an [copies·n, h, w, c] gradient of |Σ_c g| → [n, h, w]. */
+function summedMagnitudes(gradient: tf.Tensor4D, copies: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [total, height, width] = gradient.shape;
+    const maps = tf.reshape(tf.abs(tf.sum(gradient, 3)), [copies, total / copies, height, width]);
+    return tf.sum(maps, 0) as tf.Tensor3D;
+  });
 }
 
 /** SmoothGrad: the gradient map averaged over noisy copies of each image. */
@@ -115,20 +131,24 @@ export function smoothGradSaliency(
   const random = new Random(options.seed ?? 0);
   const { lower, upper } = model.info.bounds;
   const sigma = noise * (upper - lower);
-  const target = tf.tensor1d(labels, 'int32');
-  const total = new Float32Array(x.shape[0] * x.shape[1] * x.shape[2]);
-  for (let sample = 0; sample < samples; sample++) {
+  const perCall = copiesPerCall(x.shape[0], options.batchLimit ?? 256);
+  let total = tf.zeros([x.shape[0], x.shape[1], x.shape[2]]) as tf.Tensor3D;
+  for (let done = 0; done < samples; done += perCall) {
+    const copies = Math.min(perCall, samples - done);
     // Noisy copies may leave the image range, as in SmoothGrad; the model is defined there too.
-    const noisy = tf.tidy(
-      () => tf.add(x, tf.tensor(random.normalArray(x.size, sigma), x.shape)) as tf.Tensor4D,
-    );
+    const noisy = tf.tidy(() => {
+      const tiled = tf.tile(x, [copies, 1, 1, 1]);
+      return tf.add(tiled, tf.tensor(random.normalArray(tiled.size, sigma), tiled.shape)) as tf.Tensor4D;
+    });
+    const target = tf.tensor1d(Array.from({ length: copies }, () => Array.from(labels)).flat(), 'int32');
     const gradient = crossEntropyGradient(model, noisy, target);
-    const map = channelSumMagnitude(gradient);
-    for (let i = 0; i < total.length; i++) total[i] = (total[i] ?? 0) + (map[i] ?? 0) / samples;
-    tf.dispose([noisy, gradient]);
+    const next = tf.tidy(() => tf.add(total, summedMagnitudes(gradient, copies)) as tf.Tensor3D);
+    tf.dispose([noisy, target, gradient, total]);
+    total = next;
   }
-  target.dispose();
-  return maps(total, x);
+  const values = readAndDispose(tf.tidy(() => tf.div(total, samples)));
+  total.dispose();
+  return maps(values, x);
 }
 
 export interface IntegratedGradients {
@@ -146,7 +166,7 @@ export function integratedGradients(
   model: Classifier,
   x: tf.Tensor4D,
   labels: Int32Array,
-  options: { readonly steps?: number } = {},
+  options: { readonly steps?: number; readonly batchLimit?: number } = {},
 ): IntegratedGradients {
   const steps = options.steps ?? 32;
   if (!Number.isInteger(steps) || steps < 1) {
@@ -155,23 +175,38 @@ export function integratedGradients(
     });
   }
   checkLabels(x, labels, model.info.classNames.length, 'integrated gradients');
-  const target = tf.tensor1d(labels, 'int32');
-  const probability = ({ logits }: { logits: tf.Tensor2D }) =>
-    tf.tidy(() => tf.sum(tf.mul(tf.softmax(logits), tf.oneHot(target, logits.shape[1])), 1) as tf.Tensor1D);
+  const probabilityOf =
+    (target: tf.Tensor1D) =>
+    ({ logits }: { logits: tf.Tensor2D }) =>
+      tf.tidy(() => tf.sum(tf.mul(tf.softmax(logits), tf.oneHot(target, logits.shape[1])), 1) as tf.Tensor1D);
   const baseline = tf.fill(x.shape, model.info.bounds.lower) as tf.Tensor4D;
   const delta = tf.sub(x, baseline) as tf.Tensor4D;
+  const perCall = copiesPerCall(x.shape[0], options.batchLimit ?? 256);
   let integral = tf.zerosLike(x) as tf.Tensor4D;
-  for (let step = 0; step < steps; step++) {
-    const alpha = (step + 0.5) / steps;
-    const point = tf.tidy(() => tf.add(baseline, tf.mul(delta, alpha)) as tf.Tensor4D);
-    const { value, grad } = model.valueAndGrad(point, probability);
-    const next = tf.tidy(() => tf.add(integral, tf.div(grad, steps)) as tf.Tensor4D);
-    tf.dispose([point, value, grad, integral]);
+  for (let done = 0; done < steps; done += perCall) {
+    const copies = Math.min(perCall, steps - done);
+    // The midpoints α = (k + ½)/steps of this call's steps, stacked along the batch.
+    const points = tf.tidy(
+      () =>
+        tf.concat(
+          Array.from({ length: copies }, (_, k) => tf.add(baseline, tf.mul(delta, (done + k + 0.5) / steps))),
+        ) as tf.Tensor4D,
+    );
+    const target = tf.tensor1d(Array.from({ length: copies }, () => Array.from(labels)).flat(), 'int32');
+    const { value, grad } = model.valueAndGrad(points, probabilityOf(target));
+    const next = tf.tidy(() => {
+      const [, height, width, channels] = x.shape;
+      const summed = tf.sum(tf.reshape(grad, [copies, x.shape[0], height, width, channels]), 0);
+      return tf.add(integral, tf.div(summed, steps)) as tf.Tensor4D;
+    });
+    tf.dispose([points, target, value, grad, integral]);
     integral = next;
   }
   const attributionTensor = tf.mul(delta, integral) as tf.Tensor4D;
   const attributions = attributionTensor.dataSync() as Float32Array;
   const totals = readAndDispose(tf.tidy(() => tf.sum(attributionTensor, [1, 2, 3])));
+  const target = tf.tensor1d(labels, 'int32');
+  const probability = probabilityOf(target);
   const differences = readAndDispose(
     tf.tidy(() => {
       const atInput = model.predict(x);

@@ -11,18 +11,23 @@ export interface RenderedChart {
   readonly png: Uint8Array;
 }
 
+/** An SVG rendered to PNG by resvg (system fonts, white background). */
+export function svgToPng(svg: string, scale = 2): Uint8Array {
+  const png = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+  })
+    .render()
+    .asPng();
+  return new Uint8Array(png);
+}
+
 export async function renderChart(spec: TopLevelSpec, scale = 2): Promise<RenderedChart> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
-    const png = new Resvg(svg, {
-      fitTo: { mode: 'zoom', value: scale },
-      background: 'white',
-      font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
-    })
-      .render()
-      .asPng();
-    return { svg, png: new Uint8Array(png) };
+    return { svg, png: svgToPng(svg, scale) };
   } finally {
     view.finalize();
   }

@@ -1,0 +1,215 @@
+/**
+ * `medrobust analyze KIND …`: the paper's analyses (SPEC.md §4), each writing figures (PNG and SVG)
+ * and a JSON of the numbers behind them into --out.
+ *   curves    accuracy-vs-ε from `medrobust attack` results
+ *   saliency  gradient map, SmoothGrad, integrated gradients, with spread statistics; --compare-*
+ *             adds a second model and dataset (medical against natural images)
+ *   gradcam   Grad-CAM of clean and adversarial images
+ */
+import { Command } from '@commander-js/extra-typings';
+import { getAttack } from '../../src/attacks/registry.ts';
+import { splits } from '../../src/data/medmnist.ts';
+import { engineOption } from '../common-options.ts';
+import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
+import { loadEngineReporting } from '../engine.ts';
+import { parseChoice, parseEpsilon, parseInteger, parseList, parsePositiveNumber } from '../parse.ts';
+import { requireFlags } from '../registry-listing.ts';
+import { runCurves } from './analyze/curves.ts';
+import { runGradCam } from './analyze/gradcam.ts';
+import { runSaliency, type SaliencyMethod, saliencyMethods } from './analyze/saliency.ts';
+import { type AnalysisSubject, openSubject } from './analyze/shared.ts';
+
+const log = (message: string) => process.stderr.write(`medrobust: ${message}\n`);
+
+function report(out: string, files: readonly string[]): void {
+  process.stdout.write(`wrote ${files.map((file) => `${out}/${file}`).join(', ')}\n`);
+}
+
+function curvesCommand() {
+  return new Command('curves')
+    .description('accuracy-vs-ε curves from `medrobust attack` results (one panel per attack and per folder)')
+    .option('--results <dirs>', 'attack --out folders (or results.json files), comma-separated', parseList)
+    .option(
+      '--names <names>',
+      'a label per results folder, comma-separated (default: folder names)',
+      parseList,
+    )
+    .option('--out <dir>', 'output folder')
+    .action(async (options) => {
+      requireFlags(
+        [
+          ['--results', options.results],
+          ['--out', options.out],
+        ],
+        'medrobust analyze curves --results DIR[,DIR…] --out DIR',
+      );
+      const out = options.out as string;
+      report(out, await runCurves(options.results as string[], options.names, out));
+    });
+}
+
+/** Options of the kinds that read a model and images. */
+function withSubjectOptions<T extends Command>(command: T) {
+  return withDatasetOptions(command)
+    .option('--model <dir>', 'model directory')
+    .option('--data <path>', 'dataset file or folder')
+    .option('--split <name>', `split: ${splits.join(', ')}`, parseChoice('--split', splits), 'test')
+    .option(
+      '--images <count>',
+      'analyse the first N images of the split',
+      parseInteger('--images', 1, 100_000),
+      100,
+    )
+    .option('--show <count>', 'images drawn in the panels', parseInteger('--show', 1, 64), 6)
+    .option('--batch <size>', 'images per batch', parseInteger('--batch', 1, 4096), 50)
+    .option('--seed <n>', 'seed', parseInteger('--seed', 0), 0)
+    .option('--out <dir>', 'output folder')
+    .addOption(engineOption());
+}
+
+function saliencyCommand() {
+  return withSubjectOptions(new Command('saliency'))
+    .description(
+      "the paper's gradient map, SmoothGrad and integrated gradients, with how widespread they are",
+    )
+    .option('--compare-model <dir>', 'a second model (e.g. trained on natural images) to compare with')
+    .option('--compare-data <path>', "the second model's dataset")
+    .option(
+      '--methods <names>',
+      `saliency methods: ${saliencyMethods.join(', ')}`,
+      (value: string) => parseList(value).map((name) => parseChoice('--methods', saliencyMethods)(name)),
+      [...saliencyMethods] as SaliencyMethod[],
+    )
+    .option(
+      '--threshold <fraction>',
+      "a pixel counts as salient at ≥ this fraction of its map's maximum",
+      parsePositiveNumber('--threshold'),
+      0.5,
+    )
+    .option(
+      '--smoothgrad-samples <n>',
+      'SmoothGrad noisy copies',
+      parseInteger('--smoothgrad-samples', 1, 1000),
+      25,
+    )
+    .option(
+      '--smoothgrad-noise <fraction>',
+      'SmoothGrad σ as a fraction of the input range',
+      parsePositiveNumber('--smoothgrad-noise'),
+      0.15,
+    )
+    .option('--ig-steps <n>', 'integrated-gradients steps', parseInteger('--ig-steps', 1, 10_000), 32)
+    .action(async (options) => {
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust analyze saliency --model DIR --data PATH --out DIR [--compare-model DIR --compare-data PATH]',
+      );
+      if ((options.compareModel === undefined) !== (options.compareData === undefined)) {
+        requireFlags(
+          [
+            ['--compare-model', options.compareModel],
+            ['--compare-data', options.compareData],
+          ],
+          'medrobust analyze saliency … --compare-model DIR --compare-data PATH',
+        );
+      }
+      const engine = await loadEngineReporting(options.engine);
+      const subjects: AnalysisSubject[] = [
+        await openSubject(
+          engine,
+          options.model as string,
+          options.data as string,
+          options.split,
+          options.images,
+          datasetOptionsFrom(options),
+        ),
+      ];
+      try {
+        if (options.compareModel !== undefined && options.compareData !== undefined) {
+          subjects.push(
+            await openSubject(
+              engine,
+              options.compareModel,
+              options.compareData,
+              options.split,
+              options.images,
+            ),
+          );
+        }
+        const files = await runSaliency(
+          subjects,
+          {
+            methods: options.methods,
+            threshold: options.threshold,
+            smoothGradSamples: options.smoothgradSamples,
+            smoothGradNoise: options.smoothgradNoise,
+            integratedGradientsSteps: options.igSteps,
+            batch: options.batch,
+            seed: options.seed,
+            show: options.show,
+          },
+          options.out as string,
+          log,
+        );
+        report(options.out as string, files);
+      } finally {
+        for (const subject of subjects) subject.dispose();
+      }
+    });
+}
+
+function gradCamCommand() {
+  return withSubjectOptions(new Command('gradcam'))
+    .description('Grad-CAM of clean and adversarial images (last convolutional block, predicted class)')
+    .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
+    .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
+    .action(async (options) => {
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust analyze gradcam --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
+      );
+      getAttack(options.attack);
+      const engine = await loadEngineReporting(options.engine);
+      const subject = await openSubject(
+        engine,
+        options.model as string,
+        options.data as string,
+        options.split,
+        options.images,
+        datasetOptionsFrom(options),
+      );
+      try {
+        const files = await runGradCam(
+          subject,
+          {
+            attack: options.attack,
+            epsilon: options.eps,
+            batch: options.batch,
+            seed: options.seed,
+            show: options.show,
+          },
+          options.out as string,
+          log,
+        );
+        report(options.out as string, files);
+      } finally {
+        subject.dispose();
+      }
+    });
+}
+
+export function analyzeCommand(): Command {
+  return new Command('analyze')
+    .description("the paper's analyses as figures and numbers: curves, saliency, gradcam")
+    .addCommand(curvesCommand())
+    .addCommand(saliencyCommand())
+    .addCommand(gradCamCommand());
+}
