@@ -408,6 +408,119 @@ describe('medrobust model', () => {
     240_000,
   );
 
+  it.skipIf(!hasSharedData)(
+    'analyze: curves from attack results, saliency and Grad-CAM panels with their numbers, and refusals',
+    async () => {
+      const model = join(root, 'analyze-cnn');
+      await cli('model', 'init', '--arch', 'small-cnn', '--classes', '2', '--width', '0.25', '--out', model);
+      const attackOut = join(root, 'analyze-attack');
+      const common = ['--model', model, '--data', breastPath, '--images', '6', '--engine', 'wasm'];
+      expect(
+        (await cli('attack', ...common, '--attack', 'paper-fgsm', '--eps', '1/255,8/255', '--out', attackOut))
+          .code,
+      ).toBe(0);
+
+      const curvesOut = join(root, 'analyze-curves');
+      const curves = await cli(
+        'analyze',
+        'curves',
+        '--results',
+        attackOut,
+        '--names',
+        'breast',
+        '--out',
+        curvesOut,
+      );
+      expect(curves.code).toBe(0);
+      const points = JSON.parse(await readFile(join(curvesOut, 'curves.json'), 'utf8'));
+      const attackResults = JSON.parse(await readFile(join(attackOut, 'results.json'), 'utf8'));
+      // ε = 0 is the clean accuracy, then one point per ε of the run, in ×1/255 units.
+      expect(points.points.map((point: { epsilon: number }) => Math.round(point.epsilon * 10) / 10)).toEqual([
+        0, 1, 8,
+      ]);
+      expect(points.points[0].accuracy).toBe(attackResults.clean.accuracy);
+      expect(points.points[2].accuracy).toBe(attackResults.entries[1].adversarialAccuracy);
+      expect(await readFile(join(curvesOut, 'curves-by-attack.svg'), 'utf8')).toMatch(/ε \(×1\/255\)/);
+      expect((await stat(join(curvesOut, 'curves-by-data.png'))).size).toBeGreaterThan(1000);
+
+      const saliencyOut = join(root, 'analyze-saliency');
+      const saliency = await cli(
+        'analyze',
+        'saliency',
+        ...common,
+        '--images',
+        '4',
+        '--show',
+        '2',
+        '--smoothgrad-samples',
+        '2',
+        '--ig-steps',
+        '4',
+        '--compare-model',
+        model,
+        '--compare-data',
+        breastPath,
+        '--out',
+        saliencyOut,
+      );
+      expect(saliency.stderr).not.toMatch(/error/i);
+      expect(saliency.code).toBe(0);
+      const numbers = JSON.parse(await readFile(join(saliencyOut, 'saliency.json'), 'utf8'));
+      expect(numbers.datasets).toHaveLength(2);
+      for (const method of ['gradient', 'smoothgrad', 'integrated-gradients']) {
+        const perImage = numbers.datasets[0].methods[method].perImage;
+        expect(perImage).toHaveLength(4);
+        for (const entry of perImage) {
+          expect(entry.aboveThreshold).toBeGreaterThan(0);
+          expect(entry.aboveThreshold).toBeLessThanOrEqual(1);
+          expect(entry.entropy).toBeGreaterThan(0);
+          expect(entry.entropy).toBeLessThanOrEqual(1);
+        }
+        expect((await stat(join(saliencyOut, `saliency-${method}.png`))).size).toBeGreaterThan(1000);
+      }
+      // The same model and data twice: the same numbers.
+      expect(numbers.datasets[1].methods.gradient.summary).toEqual(
+        numbers.datasets[0].methods.gradient.summary,
+      );
+
+      const camOut = join(root, 'analyze-gradcam');
+      const cam = await cli(
+        'analyze',
+        'gradcam',
+        ...common,
+        '--images',
+        '4',
+        '--attack',
+        'paper-fgsm',
+        '--eps',
+        '8/255',
+        '--out',
+        camOut,
+      );
+      expect(cam.code).toBe(0);
+      const camNumbers = JSON.parse(await readFile(join(camOut, 'gradcam.json'), 'utf8'));
+      expect(camNumbers).toMatchObject({ tap: 'block3', attack: 'paper-fgsm', epsilonText: '8/255' });
+      expect(camNumbers.perImage).toHaveLength(4);
+      expect(await readFile(join(camOut, 'gradcam.svg'), 'utf8')).toMatch(/Grad-CAM adversarial/);
+
+      const missing = await cli('analyze', 'curves', '--results', join(root, 'nothing'), '--out', curvesOut);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toMatch(/no attack results at[\s\S]*medrobust attack/);
+      const half = await cli(
+        'analyze',
+        'saliency',
+        ...common,
+        '--compare-model',
+        model,
+        '--out',
+        saliencyOut,
+      );
+      expect(half.code).toBe(2);
+      expect(half.stderr).toMatch(/--compare-data/);
+    },
+    240_000,
+  );
+
   it('the demo names a missing dataset file and how to fix it', async () => {
     const result = await cli('demo', '--data', join(root, 'missing.npz'));
     expect(result.code).toBe(4);
