@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import type { Classifier } from '../engine/contracts.ts';
+import { crossEntropyGradient } from './objectives.ts';
 
 export interface SaliencyMaps {
   /** [count, height, width], row-major. */
@@ -48,14 +49,6 @@ function checkLabels(x: tf.Tensor4D, labels: Int32Array, classes: number, where:
   }
 }
 
-/** Per-sample cross-entropy against fixed labels. */
-function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
-  // Inside its own tidy, as every objective: intermediates recorded on the gradient tape are freed.
-  return tf.tidy(
-    () => tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(labels, logits.shape[1])), 1)) as tf.Tensor1D,
-  );
-}
-
 /** The values of a tensor on the host; the tensor is disposed. */
 function readAndDispose(tensor: tf.Tensor): Float32Array {
   const values = tensor.dataSync() as Float32Array;
@@ -71,13 +64,6 @@ function channelSumMagnitude(gradient: tf.Tensor4D): Float32Array {
 function maps(values: Float32Array, x: tf.Tensor4D): SaliencyMaps {
   const [count, height, width] = x.shape;
   return { values, count, height, width };
-}
-
-/** The gradient of CE(x, label) with respect to x. */
-function crossEntropyGradient(model: Classifier, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor4D {
-  const { value, grad } = model.valueAndGrad(x, ({ logits }) => crossEntropy(logits, labels));
-  value.dispose();
-  return grad;
 }
 
 /** The paper's gradient map |Σ_c ∂CE/∂x_c|. */
