@@ -503,6 +503,32 @@ describe('medrobust model', () => {
       expect(camNumbers.perImage).toHaveLength(4);
       expect(await readFile(join(camOut, 'gradcam.svg'), 'utf8')).toMatch(/Grad-CAM adversarial/);
 
+      const landscapeOut = join(root, 'analyze-landscape');
+      const landscape = await cli(
+        'analyze',
+        'landscape',
+        ...common,
+        '--images',
+        '2',
+        '--second-model',
+        model,
+        '--hessian',
+        '--out',
+        landscapeOut,
+      );
+      expect(landscape.code).toBe(0);
+      const surfaces = JSON.parse(await readFile(join(landscapeOut, 'landscape.json'), 'utf8'));
+      expect(Object.keys(surfaces.pairs)).toEqual(['own-second', 'own-random', 'random']);
+      // The second model is the model itself here: both axes are its own gradient sign, so the mean
+      // surface is symmetric in ε₁ and ε₂.
+      const own = surfaces.pairs['own-second'].meanSurface;
+      expect(own[3][9]).toBeCloseTo(own[9][3], 4);
+      expect(surfaces.pairs['own-random'].sharpness.perImage).toHaveLength(2);
+      expect(surfaces.hessianTopEigenvalue.perImage).toHaveLength(2);
+      expect(await readFile(join(landscapeOut, 'landscape-random-surface.svg'), 'utf8')).toMatch(
+        /cross-entropy/,
+      );
+
       const missing = await cli('analyze', 'curves', '--results', join(root, 'nothing'), '--out', curvesOut);
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toMatch(/no attack results at[\s\S]*medrobust attack/);

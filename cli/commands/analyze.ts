@@ -5,10 +5,13 @@
  *   saliency  gradient map, SmoothGrad, integrated gradients, with spread statistics; --compare-*
  *             adds a second model and dataset (medical against natural images)
  *   gradcam   Grad-CAM of clean and adversarial images
+ *   landscape loss surfaces along gradient-sign and random directions, sharpness, Hessian curvature
  */
 import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
+import { MedrobustError } from '../../src/core/errors.ts';
 import { splits } from '../../src/data/medmnist.ts';
+import { loadModel } from '../../src/node/model-directory.ts';
 import { engineOption } from '../common-options.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
 import { loadEngineReporting } from '../engine.ts';
@@ -16,6 +19,7 @@ import { parseChoice, parseEpsilon, parseInteger, parseList, parsePositiveNumber
 import { requireFlags } from '../registry-listing.ts';
 import { runCurves } from './analyze/curves.ts';
 import { runGradCam } from './analyze/gradcam.ts';
+import { runLandscape } from './analyze/landscape.ts';
 import { runSaliency, type SaliencyMethod, saliencyMethods } from './analyze/saliency.ts';
 import { type AnalysisSubject, openSubject } from './analyze/shared.ts';
 
@@ -206,10 +210,76 @@ function gradCamCommand() {
     });
 }
 
+function landscapeCommand() {
+  return withSubjectOptions(new Command('landscape'))
+    .description(
+      "cross-entropy over the paper's 16×16 ε grid along gradient-sign and random directions, and sharpness",
+    )
+    .option(
+      '--second-model <dir>',
+      "an independently trained model of the same task (the paper's second direction)",
+    )
+    .option('--radius <eps>', 'sharpness radius in units of 1/255', parsePositiveNumber('--radius'), 2)
+    .option('--hessian', "also the input Hessian's top eigenvalue (power iteration, 40 gradients per batch)")
+    .action(async (options) => {
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust analyze landscape --model DIR --data PATH --out DIR [--second-model DIR]',
+      );
+      const engine = await loadEngineReporting(options.engine);
+      const subject = await openSubject(
+        engine,
+        options.model as string,
+        options.data as string,
+        options.split,
+        options.images,
+        datasetOptionsFrom(options),
+      );
+      const second =
+        options.secondModel === undefined ? undefined : await loadModel(options.secondModel, engine);
+      try {
+        const info = subject.classifier.info;
+        const other = second?.classifier.info;
+        if (
+          other !== undefined &&
+          (other.inputShape.join('×') !== info.inputShape.join('×') ||
+            other.classNames.length !== info.classNames.length)
+        ) {
+          throw new MedrobustError(
+            'invalid-argument',
+            `--second-model takes ${other.inputShape.join('×')} images and ${other.classNames.length} classes; --model takes ${info.inputShape.join('×')} and ${info.classNames.length}`,
+            { hint: 'the second model must be trained on the same task (same input size and classes)' },
+          );
+        }
+        const files = await runLandscape(
+          subject,
+          second?.classifier,
+          {
+            radius: options.radius,
+            hessian: options.hessian === true,
+            batch: options.batch,
+            seed: options.seed,
+          },
+          options.out as string,
+          log,
+        );
+        report(options.out as string, files);
+      } finally {
+        subject.dispose();
+        second?.network.dispose();
+      }
+    });
+}
+
 export function analyzeCommand(): Command {
   return new Command('analyze')
-    .description("the paper's analyses as figures and numbers: curves, saliency, gradcam")
+    .description("the paper's analyses as figures and numbers: curves, saliency, gradcam, landscape")
     .addCommand(curvesCommand())
     .addCommand(saliencyCommand())
-    .addCommand(gradCamCommand());
+    .addCommand(gradCamCommand())
+    .addCommand(landscapeCommand());
 }
