@@ -529,6 +529,32 @@ describe('medrobust model', () => {
         /cross-entropy/,
       );
 
+      const featuresOut = join(root, 'analyze-features');
+      const features = await cli(
+        'analyze',
+        'features',
+        ...common,
+        '--images',
+        '3',
+        '--eps',
+        '8/255',
+        '--out',
+        featuresOut,
+      );
+      expect(features.code).toBe(0);
+      const change = JSON.parse(await readFile(join(featuresOut, 'features.json'), 'utf8'));
+      expect(change.drawn).toBe('block2');
+      expect(change.relativeChange.map((entry: { layer: string }) => entry.layer)).toEqual([
+        'input',
+        'block1',
+        'block2',
+        'block3',
+      ]);
+      // An 8/255 perturbation of a [0, 1] image changes it by a few per cent, never by nothing.
+      expect(change.relativeChange[0].mean).toBeGreaterThan(0.005);
+      expect(change.relativeChange[0].mean).toBeLessThan(0.1);
+      expect((await stat(join(featuresOut, 'features-block2.png'))).size).toBeGreaterThan(1000);
+
       const missing = await cli('analyze', 'curves', '--results', join(root, 'nothing'), '--out', curvesOut);
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toMatch(/no attack results at[\s\S]*medrobust attack/);

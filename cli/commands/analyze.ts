@@ -6,6 +6,7 @@
  *             adds a second model and dataset (medical against natural images)
  *   gradcam   Grad-CAM of clean and adversarial images
  *   landscape loss surfaces along gradient-sign and random directions, sharpness, Hessian curvature
+ *   features  channel-mean feature maps, clean against adversarial, and relative change by depth
  */
 import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
@@ -18,6 +19,7 @@ import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseEpsilon, parseInteger, parseList, parsePositiveNumber } from '../parse.ts';
 import { requireFlags } from '../registry-listing.ts';
 import { runCurves } from './analyze/curves.ts';
+import { runFeatures } from './analyze/features.ts';
 import { runGradCam } from './analyze/gradcam.ts';
 import { runLandscape } from './analyze/landscape.ts';
 import { runSaliency, type SaliencyMethod, saliencyMethods } from './analyze/saliency.ts';
@@ -275,11 +277,62 @@ function landscapeCommand() {
     });
 }
 
+function featuresCommand() {
+  return withSubjectOptions(new Command('features'))
+    .description(
+      'channel-mean feature maps of a block, clean vs adversarial, and the relative change of every stage',
+    )
+    .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
+    .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
+    .option('--tap <name>', 'the block drawn (default: the second stage, layer2 or block2)')
+    .action(async (options) => {
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust analyze features --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255 --tap layer2]',
+      );
+      getAttack(options.attack);
+      const engine = await loadEngineReporting(options.engine);
+      const subject = await openSubject(
+        engine,
+        options.model as string,
+        options.data as string,
+        options.split,
+        options.images,
+        datasetOptionsFrom(options),
+      );
+      try {
+        const files = await runFeatures(
+          subject,
+          {
+            attack: options.attack,
+            epsilon: options.eps,
+            tap: options.tap,
+            batch: options.batch,
+            seed: options.seed,
+            show: options.show,
+          },
+          options.out as string,
+          log,
+        );
+        report(options.out as string, files);
+      } finally {
+        subject.dispose();
+      }
+    });
+}
+
 export function analyzeCommand(): Command {
   return new Command('analyze')
-    .description("the paper's analyses as figures and numbers: curves, saliency, gradcam, landscape")
+    .description(
+      "the paper's analyses as figures and numbers: curves, saliency, gradcam, landscape, features",
+    )
     .addCommand(curvesCommand())
     .addCommand(saliencyCommand())
     .addCommand(gradCamCommand())
-    .addCommand(landscapeCommand());
+    .addCommand(landscapeCommand())
+    .addCommand(featuresCommand());
 }
