@@ -555,6 +555,37 @@ describe('medrobust model', () => {
       expect(change.relativeChange[0].mean).toBeLessThan(0.1);
       expect((await stat(join(featuresOut, 'features-block2.png'))).size).toBeGreaterThan(1000);
 
+      const embeddingOut = join(root, 'analyze-embedding');
+      const embedded = await cli(
+        'analyze',
+        'embedding',
+        ...common,
+        '--images',
+        '10',
+        '--eps',
+        '8/255',
+        '--perplexity',
+        '5',
+        '--iterations',
+        '200',
+        '--out',
+        embeddingOut,
+      );
+      expect(embedded.code).toBe(0);
+      const embedding = JSON.parse(await readFile(join(embeddingOut, 'embedding.json'), 'utf8'));
+      expect(embedding).toMatchObject({ tap: 'pool', images: 10 });
+      expect(embedding.tsne.points).toHaveLength(40);
+      expect(embedding.umap.points).toHaveLength(40);
+      for (const method of ['tsne', 'umap']) {
+        expect(embedding[method].separability.cleanVersusAdversarial).toBeGreaterThanOrEqual(0);
+        expect(embedding[method].separability.cleanVersusAdversarial).toBeLessThanOrEqual(1);
+      }
+      const tooFew = await cli('analyze', 'embedding', ...common, '--images', '10', '--out', embeddingOut);
+      expect(tooFew.code).not.toBe(0);
+      expect(tooFew.stderr).toMatch(
+        /t-SNE with perplexity 30 needs at least 91 points, got 20[\s\S]*--images/,
+      );
+
       const missing = await cli('analyze', 'curves', '--results', join(root, 'nothing'), '--out', curvesOut);
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toMatch(/no attack results at[\s\S]*medrobust attack/);

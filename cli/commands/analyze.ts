@@ -7,6 +7,7 @@
  *   gradcam   Grad-CAM of clean and adversarial images
  *   landscape loss surfaces along gradient-sign and random directions, sharpness, Hessian curvature
  *   features  channel-mean feature maps, clean against adversarial, and relative change by depth
+ *   embedding t-SNE and UMAP of deep features, clean against adversarial, with k-NN separability
  */
 import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
@@ -19,6 +20,7 @@ import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseEpsilon, parseInteger, parseList, parsePositiveNumber } from '../parse.ts';
 import { requireFlags } from '../registry-listing.ts';
 import { runCurves } from './analyze/curves.ts';
+import { runEmbedding } from './analyze/embedding.ts';
 import { runFeatures } from './analyze/features.ts';
 import { runGradCam } from './analyze/gradcam.ts';
 import { runLandscape } from './analyze/landscape.ts';
@@ -325,6 +327,65 @@ function featuresCommand() {
     });
 }
 
+function embeddingCommand() {
+  return withSubjectOptions(new Command('embedding'))
+    .description('t-SNE and UMAP of deep features, clean vs adversarial, with k-NN separability')
+    .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
+    .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
+    .option('--tap <name>', "the feature (default: the paper's 128-d 'feature', else 'pool')")
+    .option(
+      '--perplexity <value>',
+      't-SNE perplexity (the paper: 30)',
+      parsePositiveNumber('--perplexity'),
+      30,
+    )
+    .option(
+      '--iterations <n>',
+      't-SNE iterations (the paper: 1000)',
+      parseInteger('--iterations', 1, 100_000),
+      1000,
+    )
+    .action(async (options) => {
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust analyze embedding --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
+      );
+      getAttack(options.attack);
+      const engine = await loadEngineReporting(options.engine);
+      const subject = await openSubject(
+        engine,
+        options.model as string,
+        options.data as string,
+        options.split,
+        options.images,
+        datasetOptionsFrom(options),
+      );
+      try {
+        const files = await runEmbedding(
+          subject,
+          {
+            attack: options.attack,
+            epsilon: options.eps,
+            tap: options.tap,
+            perplexity: options.perplexity,
+            iterations: options.iterations,
+            batch: options.batch,
+            seed: options.seed,
+          },
+          options.out as string,
+          log,
+        );
+        report(options.out as string, files);
+      } finally {
+        subject.dispose();
+      }
+    });
+}
+
 export function analyzeCommand(): Command {
   return new Command('analyze')
     .description(
@@ -334,5 +395,6 @@ export function analyzeCommand(): Command {
     .addCommand(saliencyCommand())
     .addCommand(gradCamCommand())
     .addCommand(landscapeCommand())
-    .addCommand(featuresCommand());
+    .addCommand(featuresCommand())
+    .addCommand(embeddingCommand());
 }

@@ -23,9 +23,13 @@ export interface Embedding {
 
 function checkRows(rows: readonly (readonly number[])[], minimum: number, method: string): void {
   if (rows.length < minimum) {
-    throw new MedrobustError('invalid-argument', `${method} needs at least ${minimum} points, got ${rows.length}`, {
-      hint: 'analyse more images (--images)',
-    });
+    throw new MedrobustError(
+      'invalid-argument',
+      `${method} needs at least ${minimum} points, got ${rows.length}`,
+      {
+        hint: 'analyse more images (--images)',
+      },
+    );
   }
 }
 
@@ -40,7 +44,12 @@ function flatten(points: readonly (ArrayLike<number> | readonly number[])[]): Fl
 
 export function tsneEmbedding(
   rows: readonly (readonly number[])[],
-  options: { readonly perplexity?: number; readonly iterations?: number; readonly learningRate?: number; readonly seed?: number } = {},
+  options: {
+    readonly perplexity?: number;
+    readonly iterations?: number;
+    readonly learningRate?: number;
+    readonly seed?: number;
+  } = {},
 ): Embedding {
   const perplexity = options.perplexity ?? 30;
   // t-SNE needs more points than 3 × perplexity for the perplexity to be reachable.
@@ -73,9 +82,13 @@ export function umapEmbedding(
 export function nearestNeighbourAccuracy(embedding: Embedding, labels: ArrayLike<number>, k = 5): number {
   const { points, count } = embedding;
   if (labels.length !== count || count < 2) {
-    throw new MedrobustError('invalid-argument', `k-NN accuracy: ${labels.length} labels for ${count} points`, {
-      hint: 'give one label per embedded point (at least two points)',
-    });
+    throw new MedrobustError(
+      'invalid-argument',
+      `k-NN accuracy: ${labels.length} labels for ${count} points`,
+      {
+        hint: 'give one label per embedded point (at least two points)',
+      },
+    );
   }
   let correct = 0;
   const distances = new Float64Array(count);
@@ -83,7 +96,8 @@ export function nearestNeighbourAccuracy(embedding: Embedding, labels: ArrayLike
   for (let i = 0; i < count; i++) {
     const x = points[i * 2] ?? 0;
     const y = points[i * 2 + 1] ?? 0;
-    for (let j = 0; j < count; j++) distances[j] = ((points[j * 2] ?? 0) - x) ** 2 + ((points[j * 2 + 1] ?? 0) - y) ** 2;
+    for (let j = 0; j < count; j++)
+      distances[j] = ((points[j * 2] ?? 0) - x) ** 2 + ((points[j * 2 + 1] ?? 0) - y) ** 2;
     const neighbours = order
       .filter((j) => j !== i)
       .sort((a, b) => (distances[a] ?? 0) - (distances[b] ?? 0) || a - b)
