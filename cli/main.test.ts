@@ -586,6 +586,33 @@ describe('medrobust model', () => {
         /t-SNE with perplexity 30 needs at least 91 points, got 20[\s\S]*--images/,
       );
 
+      const lesionOut = join(root, 'analyze-lesion');
+      const phantom = ['--model', model, '--data', 'phantom:chest-xray:28', '--engine', 'wasm'];
+      const lesion = await cli(
+        'analyze',
+        'lesion',
+        ...phantom,
+        '--images',
+        '8',
+        '--eps',
+        '8/255',
+        '--out',
+        lesionOut,
+      );
+      expect(lesion.stderr).not.toMatch(/error/i);
+      expect(lesion.code).toBe(0);
+      const shares = JSON.parse(await readFile(join(lesionOut, 'lesion.json'), 'utf8'));
+      expect(shares.summary.images).toBeGreaterThan(0);
+      for (const entry of shares.perImage) {
+        expect(entry.lesionArea).toBeGreaterThan(0);
+        expect(entry.lesionArea).toBeLessThan(0.5);
+        expect(entry.perturbationEnergyInside).toBeGreaterThanOrEqual(0);
+        expect(entry.perturbationEnergyInside).toBeLessThanOrEqual(1);
+      }
+      const noMasks = await cli('analyze', 'lesion', ...common, '--images', '4', '--out', lesionOut);
+      expect(noMasks.code).toBe(2);
+      expect(noMasks.stderr).toMatch(/no lesion masks[\s\S]*phantom:chest-xray:28/);
+
       const missing = await cli('analyze', 'curves', '--results', join(root, 'nothing'), '--out', curvesOut);
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toMatch(/no attack results at[\s\S]*medrobust attack/);

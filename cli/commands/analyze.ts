@@ -8,6 +8,7 @@
  *   landscape loss surfaces along gradient-sign and random directions, sharpness, Hessian curvature
  *   features  channel-mean feature maps, clean against adversarial, and relative change by depth
  *   embedding t-SNE and UMAP of deep features, clean against adversarial, with k-NN separability
+ *   lesion    perturbation energy and Grad-CAM mass inside lesion masks
  */
 import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
@@ -24,6 +25,7 @@ import { runEmbedding } from './analyze/embedding.ts';
 import { runFeatures } from './analyze/features.ts';
 import { runGradCam } from './analyze/gradcam.ts';
 import { runLandscape } from './analyze/landscape.ts';
+import { runLesion } from './analyze/lesion.ts';
 import { runSaliency, type SaliencyMethod, saliencyMethods } from './analyze/saliency.ts';
 import { type AnalysisSubject, openSubject } from './analyze/shared.ts';
 
@@ -386,6 +388,52 @@ function embeddingCommand() {
     });
 }
 
+function lesionCommand() {
+  return withSubjectOptions(new Command('lesion'))
+    .description('perturbation energy and Grad-CAM mass inside lesion masks (phantoms, or --masks DIR)')
+    .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
+    .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
+    .option('--masks <dir>', 'PNG lesion masks named like the images (white inside the lesion)')
+    .action(async (options) => {
+      requireFlags(
+        [
+          ['--model', options.model],
+          ['--data', options.data],
+          ['--out', options.out],
+        ],
+        'medrobust analyze lesion --model DIR --data phantom:chest-xray:28 --out DIR [--masks DIR]',
+      );
+      getAttack(options.attack);
+      const engine = await loadEngineReporting(options.engine);
+      const subject = await openSubject(
+        engine,
+        options.model as string,
+        options.data as string,
+        options.split,
+        options.images,
+        datasetOptionsFrom(options),
+      );
+      try {
+        const files = await runLesion(
+          subject,
+          {
+            attack: options.attack,
+            epsilon: options.eps,
+            masks: options.masks,
+            batch: options.batch,
+            seed: options.seed,
+            show: options.show,
+          },
+          options.out as string,
+          log,
+        );
+        report(options.out as string, files);
+      } finally {
+        subject.dispose();
+      }
+    });
+}
+
 export function analyzeCommand(): Command {
   return new Command('analyze')
     .description(
@@ -396,5 +444,6 @@ export function analyzeCommand(): Command {
     .addCommand(gradCamCommand())
     .addCommand(landscapeCommand())
     .addCommand(featuresCommand())
-    .addCommand(embeddingCommand());
+    .addCommand(embeddingCommand())
+    .addCommand(lesionCommand());
 }
