@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ImageSet } from './image-set.ts';
-import { resizeImages } from './transforms.ts';
+import { keepClasses, resizeImages } from './transforms.ts';
 
 function set(images: number[], shape: [number, number, number, number], masks?: number[]): ImageSet {
   return {
@@ -50,5 +50,28 @@ describe('resizeImages', () => {
   it('returns the set itself when the size already matches', () => {
     const original = set([0, 1, 1, 0], [1, 2, 2, 1]);
     expect(resizeImages(original, 2)).toBe(original);
+  });
+});
+
+describe('keepClasses', () => {
+  const four: ImageSet = {
+    images: Float32Array.from([0, 1, 2, 3, 4, 5]),
+    shape: [6, 1, 1, 1],
+    labels: Int32Array.from([0, 1, 2, 3, 2, 0]),
+    labelsPerImage: 1,
+    classNames: ['a', 'b', 'c', 'd'],
+    task: 'multi-class',
+  };
+  it('keeps the named classes, relabelled in the order given', () => {
+    const kept = keepClasses(four, ['c', 'a']);
+    expect(Array.from(kept.images)).toEqual([0, 2, 4, 5]);
+    expect(Array.from(kept.labels)).toEqual([1, 0, 0, 1]);
+    expect(kept.classNames).toEqual(['c', 'a']);
+    expect(kept.task).toBe('binary');
+    expect(keepClasses(four, ['a', 'b', 'c']).task).toBe('multi-class');
+  });
+  it('names unknown classes and lists the real ones', () => {
+    expect(() => keepClasses(four, ['a', 'x'])).toThrow(/no class 'x'/);
+    expect(() => keepClasses(four, ['a'])).toThrow(/two or more different classes/);
   });
 });

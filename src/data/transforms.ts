@@ -8,7 +8,6 @@ import { MedrobustError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import type { ImageSet } from './image-set.ts';
 
-/** The images at the given indices, in that order. */
 /** Images start…end−1 of a set as an NHWC tensor (the caller disposes it). */
 export function imageBatch(set: ImageSet, start: number, end: number): tf.Tensor4D {
   const [, height, width, channels] = set.shape;
@@ -21,6 +20,7 @@ export function imageBatch(set: ImageSet, start: number, end: number): tf.Tensor
   ]);
 }
 
+/** The images at the given indices, in that order. */
 export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   const [, height, width, channels] = set.shape;
   const pixels = height * width * channels;
@@ -49,6 +49,41 @@ export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSe
     shape: [indices.length, height, width, channels],
     ...(masks === undefined ? {} : { masks }),
     ...(set.sources === undefined ? {} : { sources }),
+  };
+}
+
+/**
+ * Only the images of the named classes, relabelled 0…k−1 in the order given (single-label sets):
+ * the nested class subsets of the 2/3/4-class experiment (Ma et al. 2021 §4).
+ */
+export function keepClasses(set: ImageSet, names: readonly string[]): ImageSet {
+  if (set.labelsPerImage !== 1) {
+    throw new MedrobustError('unsupported', 'keeping classes needs single-label data', {
+      hint: 'for ChestX-ray14 use --preset chestxray14 --classes, which builds single-label findings',
+    });
+  }
+  const positions = names.map((name) => set.classNames.indexOf(name));
+  const unknown = names.filter((_, index) => positions[index] === -1);
+  if (unknown.length > 0 || names.length < 2 || new Set(names).size !== names.length) {
+    throw new MedrobustError(
+      'invalid-argument',
+      unknown.length > 0
+        ? `no class ${unknown.map((name) => `'${name}'`).join(', ')} in this dataset`
+        : `classes ${names.join(', ')}: give two or more different classes`,
+      { hint: `its classes: ${set.classNames.join(', ')}` },
+    );
+  }
+  const newLabel = new Map(positions.map((position, index) => [position, index]));
+  const indices: number[] = [];
+  set.labels.forEach((label, index) => {
+    if (newLabel.has(label)) indices.push(index);
+  });
+  const selected = selectImages(set, indices);
+  return {
+    ...selected,
+    labels: Int32Array.from(selected.labels, (label) => newLabel.get(label) ?? 0),
+    classNames: [...names],
+    task: names.length === 2 ? 'binary' : 'multi-class',
   };
 }
 

@@ -26,7 +26,7 @@ import {
 } from '../data/medmnist.ts';
 import { readNpz } from '../data/npz.ts';
 import { generatePhantoms, type PhantomKind, phantomKinds } from '../data/phantoms/index.ts';
-import { resizeImages } from '../data/transforms.ts';
+import { keepClasses, resizeImages } from '../data/transforms.ts';
 import { type CsvPreset, readCsvFolder, readImageFolder, type SkippedFile } from './image-folders.ts';
 
 export type ChecksumStatus =
@@ -52,7 +52,10 @@ export interface DatasetOptions {
   /** A labels CSV: the dataset path is then the images folder. */
   readonly csv?: string;
   readonly preset?: CsvPreset;
-  /** ChestX-ray14: the findings to keep, in label order. */
+  /**
+   * The classes to keep, in label order: ChestX-ray14's findings (CSV preset), or, for every other
+   * single-label format, a subset of its class names (images of other classes are dropped).
+   */
   readonly classes?: readonly string[];
   /** Fail on the first unusable image instead of listing it. */
   readonly strict?: boolean;
@@ -202,7 +205,13 @@ function openPhantoms(spec: string): OpenedDataset {
 }
 
 export async function openDataset(path: string, options: DatasetOptions = {}): Promise<OpenedDataset> {
-  const opened = await openDatasetAsStored(path, options);
+  const stored = await openDatasetAsStored(path, options);
+  const names = options.classes;
+  // The CSV reader applies `classes` itself (ChestX-ray14 findings); elsewhere it selects classes.
+  const opened =
+    names === undefined || stored.format === 'csv-folder'
+      ? stored
+      : { ...stored, read: (split: Split) => keepClasses(stored.read(split), names) };
   const size = options.resize;
   if (size === undefined) return opened;
   // Resizing runs on tfjs: make sure a backend is ready (the CPU one when no engine was loaded).
