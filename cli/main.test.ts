@@ -631,6 +631,88 @@ describe('medrobust model', () => {
     240_000,
   );
 
+  it.skipIf(!hasSharedData)(
+    'analyze capacity and natural train each model once, measure it, and skip it when run again',
+    async () => {
+      const out = join(root, 'study-capacity');
+      const quick = [
+        '--epochs',
+        '1',
+        '--train-images',
+        '64',
+        '--images',
+        '12',
+        '--eps',
+        '1/255,8/255',
+        '--sharpness-images',
+        '2',
+        '--engine',
+        'wasm',
+      ];
+      const args = [
+        'analyze',
+        'capacity',
+        '--data',
+        breastPath,
+        '--models',
+        'small-cnn@0.25,small-cnn@0.5',
+        ...quick,
+        '--out',
+        out,
+      ];
+      const first = await cli(...args);
+      expect(first.code).toBe(0);
+      const study = JSON.parse(await readFile(join(out, 'study.json'), 'utf8'));
+      expect(study).toMatchObject({ kind: 'capacity', complete: true });
+      expect(
+        study.members.map((member: { name: string; width: number }) => [member.name, member.width]),
+      ).toEqual([
+        ['small-cnn@0.25', 0.25],
+        ['small-cnn@0.5', 0.5],
+      ]);
+      // Twice the width: about four times the convolution parameters.
+      expect(study.members[1].parameters / study.members[0].parameters).toBeGreaterThan(3);
+      for (const member of study.members) {
+        expect(member.accuracy.map((entry: { epsilon: number }) => Math.round(entry.epsilon * 255))).toEqual([
+          1, 8,
+        ]);
+        expect(member.sharpness).toBeGreaterThanOrEqual(0);
+      }
+      expect((await stat(join(out, 'models', 'small-cnn-0.25', 'model.json'))).size).toBeGreaterThan(0);
+      expect((await stat(join(out, 'study-curves.png'))).size).toBeGreaterThan(1000);
+      const again = await cli(...args);
+      expect(again.code).toBe(0);
+      expect(again.stderr).toMatch(
+        /small-cnn@0\.25: already measured[\s\S]*small-cnn@0\.5: already measured/,
+      );
+
+      const natural = join(root, 'study-natural');
+      const both = await cli(
+        'analyze',
+        'natural',
+        '--data',
+        `${breastPath},phantom:chest-xray:28`,
+        '--arch',
+        'small-cnn',
+        '--width',
+        '0.25',
+        ...quick,
+        '--out',
+        natural,
+      );
+      expect(both.code).toBe(0);
+      const members = JSON.parse(await readFile(join(natural, 'study.json'), 'utf8')).members;
+      expect(members.map((member: { name: string }) => member.name)).toEqual([
+        'breastmnist',
+        'phantom:chest-xray:28',
+      ]);
+      const bad = await cli('analyze', 'capacity', '--data', breastPath, '--models', 'resnet9', '--out', out);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/'resnet9' is not ARCH or ARCH@WIDTH/);
+    },
+    240_000,
+  );
+
   it('the demo names a missing dataset file and how to fix it', async () => {
     const result = await cli('demo', '--data', join(root, 'missing.npz'));
     expect(result.code).toBe(4);

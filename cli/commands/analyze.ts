@@ -9,6 +9,7 @@
  *   features  channel-mean feature maps, clean against adversarial, and relative change by depth
  *   embedding t-SNE and UMAP of deep features, clean against adversarial, with k-NN separability
  *   lesion    perturbation energy and Grad-CAM mass inside lesion masks
+ *   classes, capacity, natural   studies that train several models and compare them (study.ts)
  */
 import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
@@ -28,6 +29,7 @@ import { runLandscape } from './analyze/landscape.ts';
 import { runLesion } from './analyze/lesion.ts';
 import { runSaliency, type SaliencyMethod, saliencyMethods } from './analyze/saliency.ts';
 import { type AnalysisSubject, openSubject } from './analyze/shared.ts';
+import { capacityCommand, classesCommand, naturalCommand } from './analyze/study-commands.ts';
 
 const log = (message: string) => process.stderr.write(`medrobust: ${message}\n`);
 
@@ -445,5 +447,8 @@ export function analyzeCommand(): Command {
     .addCommand(landscapeCommand())
     .addCommand(featuresCommand())
     .addCommand(embeddingCommand())
-    .addCommand(lesionCommand());
+    .addCommand(lesionCommand())
+    .addCommand(classesCommand())
+    .addCommand(capacityCommand())
+    .addCommand(naturalCommand());
 }
