@@ -501,7 +501,7 @@ describe('medrobust model', () => {
       const camNumbers = JSON.parse(await readFile(join(camOut, 'gradcam.json'), 'utf8'));
       expect(camNumbers).toMatchObject({ tap: 'block3', attack: 'paper-fgsm', epsilonText: '8/255' });
       expect(camNumbers.perImage).toHaveLength(4);
-      expect(await readFile(join(camOut, 'gradcam.svg'), 'utf8')).toMatch(/Grad-CAM adversarial/);
+      expect(await readFile(join(camOut, 'gradcam.svg'), 'utf8')).toMatch(/guided Grad-CAM/);
 
       const landscapeOut = join(root, 'analyze-landscape');
       const landscape = await cli(

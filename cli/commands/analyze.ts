@@ -15,6 +15,7 @@ import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { splits } from '../../src/data/medmnist.ts';
+import { loadEngine } from '../../src/engine/load-engine.ts';
 import { loadModel } from '../../src/node/model-directory.ts';
 import { engineOption } from '../common-options.ts';
 import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
@@ -198,9 +199,15 @@ function gradCamCommand() {
         options.images,
         datasetOptionsFrom(options),
       );
+      // Guided back-propagation needs the network in tfjs: a wasm copy when it runs natively.
+      const copy =
+        subject.classifier.guidedGradient === undefined
+          ? await loadModel(options.model as string, await loadEngine('wasm'))
+          : undefined;
       try {
         const files = await runGradCam(
           subject,
+          copy?.classifier,
           {
             attack: options.attack,
             epsilon: options.eps,
@@ -214,6 +221,7 @@ function gradCamCommand() {
         report(options.out as string, files);
       } finally {
         subject.dispose();
+        copy?.network.dispose();
       }
     });
 }

@@ -82,3 +82,38 @@ export function gradCam(model: Classifier, x: tf.Tensor4D, targets: Int32Array):
     probabilities: result.probabilities,
   };
 }
+
+/**
+ * Guided Grad-CAM (Selvaraju et al. 2017): the guided-back-propagation gradient of the class
+ * probability, channel by channel, times the upsampled Grad-CAM map; shown as |Σ_c …|. Needs a
+ * network that runs in tfjs (`guidedGradient`); `cam` is `gradCam` of the same images and targets.
+ */
+export function guidedGradCam(
+  model: Classifier,
+  x: tf.Tensor4D,
+  targets: Int32Array,
+  cam: GradCam,
+): SaliencyMaps {
+  const guidedGradient = model.guidedGradient;
+  if (guidedGradient === undefined) {
+    throw new MedrobustError(
+      'unsupported',
+      `guided Grad-CAM: ${model.info.name} runs outside tfjs (no guided back-propagation)`,
+      {
+        hint: 'load the model with --engine wasm or cpu for guided Grad-CAM',
+      },
+    );
+  }
+  const classes = model.info.classNames.length;
+  const target = tf.tensor1d(targets, 'int32');
+  const guided = guidedGradient(x, ({ logits }) =>
+    tf.tidy(() => tf.sum(tf.mul(tf.softmax(logits), tf.oneHot(target, classes)), 1) as tf.Tensor1D),
+  );
+  const [count, height, width] = x.shape;
+  const values = tf.tidy(() => {
+    const map = tf.tensor4d(cam.maps.values, [count, height, width, 1]);
+    return tf.abs(tf.sum(tf.mul(guided, map), 3)).dataSync() as Float32Array;
+  });
+  tf.dispose([target, guided]);
+  return { values: Float32Array.from(values), count, height, width };
+}

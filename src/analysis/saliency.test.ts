@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activate, images, tinyModel } from '../../test/support/engines.ts';
 import type { Engine } from '../engine/contracts.ts';
 import type { LoadedModel } from '../models/model.ts';
-import { gradCam } from './grad-cam.ts';
+import { gradCam, guidedGradCam } from './grad-cam.ts';
 import {
   gradientSaliency,
   integratedGradients,
@@ -163,6 +163,27 @@ describe('Grad-CAM', () => {
     });
     expect([cam.maps.height, cam.maps.width]).toEqual([16, 16]);
     expect(Math.min(...mapOf(cam.maps, 0))).toBeGreaterThanOrEqual(0);
+    x.dispose();
+  });
+
+  it('guided Grad-CAM is the guided gradient times the upsampled map, channel-summed', () => {
+    const x = images(2, 16, 1, 12);
+    const targets = Int32Array.from([0, 2]);
+    const cam = gradCam(model.classifier, x, targets);
+    const before = tf.memory().numTensors;
+    const guided = guidedGradCam(model.classifier, x, targets, cam);
+    expect(tf.memory().numTensors).toBe(before);
+    const gradient = model.classifier.guidedGradient?.(x, ({ logits }) =>
+      tf.tidy(
+        () =>
+          tf.sum(tf.mul(tf.softmax(logits), tf.oneHot(tf.tensor1d(targets, 'int32'), 3)), 1) as tf.Tensor1D,
+      ),
+    );
+    const g = gradient?.dataSync() ?? new Float32Array();
+    for (const index of [0, 17, 255, 300, 511]) {
+      expect(guided.values[index]).toBeCloseTo(Math.abs((g[index] ?? 0) * (cam.maps.values[index] ?? 0)), 6);
+    }
+    gradient?.dispose();
     x.dispose();
   });
 

@@ -76,11 +76,16 @@ export function createClassifier(network: Network, description: ClassifierDescri
     };
   };
 
-  const valueAndGradInTfjs = (x: tf.Tensor4D, objective: Objective, taps: readonly string[]) =>
+  const valueAndGradInTfjs = (
+    x: tf.Tensor4D,
+    objective: Objective,
+    taps: readonly string[],
+    purpose: 'gradient' | 'guided' = 'gradient',
+  ) =>
     tf.tidy(() => {
       const scaler = createCotangentScaler();
       const { value, grad } = tf.valueAndGrad((input: tf.Tensor4D) => {
-        const value = objective(scaler.wrap(network.forward(input, taps, 'gradient')));
+        const value = objective(scaler.wrap(network.forward(input, taps, purpose)));
         checkObjectiveValue(value, x.shape[0]);
         return value;
       })(x);
@@ -138,6 +143,16 @@ export function createClassifier(network: Network, description: ClassifierDescri
   return Object.freeze({
     info,
     predict,
+    ...(network.differentiable
+      ? {
+          guidedGradient: (x: tf.Tensor4D, objective: Objective) => {
+            checkInput(info, x);
+            const { value, grad } = valueAndGradInTfjs(x, objective, [], 'guided');
+            value.dispose();
+            return grad;
+          },
+        }
+      : {}),
     dropoutHead: () =>
       dropoutLayout === undefined
         ? undefined

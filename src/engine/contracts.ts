@@ -51,6 +51,11 @@ export interface Classifier {
    */
   dropoutHead?(): DenseHead | undefined;
   /**
+   * The objective's guided-back-propagation gradient with respect to the input (guided Grad-CAM);
+   * present only when the network runs in tfjs (the wasm and cpu engines).
+   */
+  guidedGradient?(x: Tensor4D, objective: Objective): Tensor4D;
+  /**
    * The last feature map's tap and the dense head after its global average pool, with weights (the
    * class scores as a function of that map, for Grad-CAM). Undefined when the network ends otherwise.
    */
@@ -72,7 +77,12 @@ export interface ForwardPass {
   release(): void;
 }
 
-export type ForwardPurpose = 'predict' | 'gradient';
+/**
+ * `predict`: no gradient will be taken; `gradient`: an input gradient will; `guided`: the same with
+ * guided back-propagation (Springenberg et al. 2015: every ReLU passes back only positive gradients
+ * at positive inputs), which only networks built from tfjs ops support.
+ */
+export type ForwardPurpose = 'predict' | 'gradient' | 'guided';
 
 /** One training batch. Labels are class indices (int32, [batch]) or, for multi-label tasks, 0/1 ([batch, classes]). */
 export interface TrainingBatch {

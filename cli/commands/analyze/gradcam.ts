@@ -8,9 +8,10 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gradCam } from '../../../src/analysis/grad-cam.ts';
+import { gradCam, guidedGradCam } from '../../../src/analysis/grad-cam.ts';
 import { mapOf, type SaliencyMaps } from '../../../src/analysis/saliency.ts';
 import { predictClasses } from '../../../src/attacks/attack.ts';
+import type { Classifier } from '../../../src/engine/contracts.ts';
 import { attackImages } from '../../../src/evaluation/detection/evaluate-detection.ts';
 import { formatEpsilon } from '../../../src/evaluation/robustness.ts';
 import { renderPanel } from '../../../src/report/panels.ts';
@@ -39,6 +40,8 @@ function cosine(a: Float32Array, b: Float32Array): number {
 
 export async function runGradCam(
   subject: AnalysisSubject,
+  /** The same model on a tfjs engine, for guided back-propagation when `subject` runs natively. */
+  guidedModel: Classifier | undefined,
   settings: GradCamSettings,
   out: string,
   log: (message: string) => void,
@@ -61,7 +64,8 @@ export async function runGradCam(
     const parts = inBatches(images, settings.batch, (x) => {
       const predicted = predictClasses(classifier, x);
       const cam = gradCam(classifier, x, predicted);
-      return { cam, predicted };
+      const guided = guidedGradCam(guidedModel ?? classifier, x, predicted, cam);
+      return { cam, predicted, guided };
     });
     const [, height, width] = set.shape;
     const maps: SaliencyMaps = {
@@ -72,6 +76,7 @@ export async function runGradCam(
     };
     return {
       maps,
+      guided: { ...maps, values: concatenate(parts.map((part) => part.guided.values)) },
       predicted: Int32Array.from(parts.flatMap((part) => Array.from(part.predicted))),
       probabilities: concatenate(parts.map((part) => part.cam.probabilities)),
       tap: parts[0]?.cam.tap ?? '',
@@ -122,24 +127,26 @@ export async function runGradCam(
           values: normalised(mapOf(clean.maps, index)),
           underlay: { values: image, channels },
         },
+        { kind: 'heatmap' as const, values: normalised(mapOf(clean.guided, index)) },
         { kind: 'image' as const, values: attackedImage, channels },
         {
           kind: 'heatmap' as const,
           values: normalised(mapOf(adversarial.maps, index)),
           underlay: { values: attackedImage, channels },
         },
+        { kind: 'heatmap' as const, values: normalised(mapOf(adversarial.guided, index)) },
       ],
     };
   });
   const panel = await renderPanel({
     title: `Grad-CAM (${clean.tap}, predicted class), clean vs ${settings.attack} ε = ${formatEpsilon(settings.epsilon)}`,
-    columns: ['clean', 'Grad-CAM clean', 'adversarial', 'Grad-CAM adversarial'],
+    columns: ['clean', 'Grad-CAM', 'guided Grad-CAM', 'adversarial', 'Grad-CAM', 'guided Grad-CAM'],
     rows,
     height,
     width,
     colourMap: 'inferno',
     range: [0, 1],
-    colourBarLabel: 'Grad-CAM / its maximum',
+    colourBarLabel: 'map / its maximum',
   });
   const files = await writeFigure(out, 'gradcam', panel);
   const json = {

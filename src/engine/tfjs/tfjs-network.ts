@@ -30,6 +30,18 @@ import { TfjsTrainer } from './tfjs-training.ts';
 
 type Step = (values: Map<string, tf.Tensor>, purpose: ForwardPurpose) => void;
 
+/** ReLU whose backward pass lets through only positive gradients at positive inputs (guided back-propagation). */
+const guidedRelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.relu(x),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.mul(dy, tf.mul(tf.step(saved[0] as tf.Tensor), tf.step(dy))),
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+
+const reluFor = (purpose: ForwardPurpose) => (purpose === 'guided' ? guidedRelu : tf.relu);
+
 interface FoldedConvolution {
   filter: Float32Array; // OIHW
   bias: Float32Array | undefined;
@@ -194,7 +206,7 @@ export class TfjsNetwork implements Network {
             // filter gradient; plain ops let the tape skip everything not on the path from the input.
             let output: tf.Tensor4D = tf.conv2d(input, filterTensor, stride, padding);
             if (biasTensor !== undefined) output = tf.add(output, biasTensor);
-            values.set(target, activation === 'relu' ? tf.relu(output) : output);
+            values.set(target, activation === 'relu' ? reluFor(purpose)(output) : output);
           });
           break;
         }
@@ -225,7 +237,7 @@ export class TfjsNetwork implements Network {
           break;
         }
         case 'relu':
-          this.steps.push((values) => values.set(node.id, tf.relu(read(values, source))));
+          this.steps.push((values, purpose) => values.set(node.id, reluFor(purpose)(read(values, source))));
           break;
         case 'maxPool': {
           const { kernelSize, stride, padding } = layer;
