@@ -14,11 +14,11 @@
 import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
-import { splits } from '../../src/data/medmnist.ts';
+import { type Split, splits } from '../../src/data/medmnist.ts';
 import { loadEngine } from '../../src/engine/load-engine.ts';
 import { loadModel } from '../../src/node/model-directory.ts';
 import { engineOption } from '../common-options.ts';
-import { datasetOptionsFrom, withDatasetOptions } from '../dataset-options.ts';
+import { datasetOptionsFrom, type presets, withDatasetOptions } from '../dataset-options.ts';
 import { loadEngineReporting } from '../engine.ts';
 import { parseChoice, parseEpsilon, parseInteger, parseList, parsePositiveNumber } from '../parse.ts';
 import { requireFlags } from '../registry-listing.ts';
@@ -78,6 +78,53 @@ function withSubjectOptions<T extends Command>(command: T) {
     .option('--seed <n>', 'seed', parseInteger('--seed', 0), 0)
     .option('--out <dir>', 'output folder')
     .addOption(engineOption());
+}
+
+interface SubjectCommandOptions {
+  model?: string;
+  data?: string;
+  out?: string;
+  split: Split;
+  images: number;
+  engine: Parameters<typeof loadEngineReporting>[0];
+  imageSize?: number;
+  channels?: '1' | '3';
+  csv?: string;
+  preset?: (typeof presets)[number];
+  classes?: string[];
+  strict?: boolean;
+  resize?: number;
+}
+
+/** What every model-reading kind does around its analysis: required flags, engine, model and images, report, dispose. */
+async function analyseSubject(
+  kind: string,
+  usage: string,
+  options: SubjectCommandOptions,
+  analyse: (subject: AnalysisSubject, out: string) => Promise<string[]>,
+): Promise<void> {
+  requireFlags(
+    [
+      ['--model', options.model],
+      ['--data', options.data],
+      ['--out', options.out],
+    ],
+    `medrobust analyze ${kind} --model DIR --data PATH --out DIR${usage}`,
+  );
+  const engine = await loadEngineReporting(options.engine);
+  const subject = await openSubject(
+    engine,
+    options.model as string,
+    options.data as string,
+    options.split,
+    options.images,
+    datasetOptionsFrom(options),
+  );
+  try {
+    report(options.out as string, await analyse(subject, options.out as string));
+  } finally {
+    subject.dispose();
+  }
 }
 
 function saliencyCommand() {
@@ -177,52 +224,32 @@ function saliencyCommand() {
 
 function gradCamCommand() {
   return withSubjectOptions(new Command('gradcam'))
-    .description('Grad-CAM of clean and adversarial images (last convolutional block, predicted class)')
     .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
     .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
+    .description(
+      'Grad-CAM and guided Grad-CAM of clean and adversarial images (last convolutional block, predicted class)',
+    )
     .action(async (options) => {
-      requireFlags(
-        [
-          ['--model', options.model],
-          ['--data', options.data],
-          ['--out', options.out],
-        ],
-        'medrobust analyze gradcam --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
-      );
       getAttack(options.attack);
-      const engine = await loadEngineReporting(options.engine);
-      const subject = await openSubject(
-        engine,
-        options.model as string,
-        options.data as string,
-        options.split,
-        options.images,
-        datasetOptionsFrom(options),
-      );
-      // Guided back-propagation needs the network in tfjs: a wasm copy when it runs natively.
-      const copy =
-        subject.classifier.guidedGradient === undefined
-          ? await loadModel(options.model as string, await loadEngine('wasm'))
-          : undefined;
-      try {
-        const files = await runGradCam(
-          subject,
-          copy?.classifier,
-          {
+      await analyseSubject('gradcam', ' [--attack paper-pgd --eps 1/255]', options, async (subject, out) => {
+        // Guided back-propagation needs the network in tfjs: a wasm copy when it runs natively.
+        const copy =
+          subject.classifier.guidedGradient === undefined
+            ? await loadModel(options.model as string, await loadEngine('wasm'))
+            : undefined;
+        try {
+          const settings = {
             attack: options.attack,
             epsilon: options.eps,
             batch: options.batch,
             seed: options.seed,
             show: options.show,
-          },
-          options.out as string,
-          log,
-        );
-        report(options.out as string, files);
-      } finally {
-        subject.dispose();
-        copy?.network.dispose();
-      }
+          };
+          return await runGradCam(subject, copy?.classifier, settings, out, log);
+        } finally {
+          copy?.network.dispose();
+        }
+      });
     });
 }
 
@@ -238,112 +265,81 @@ function landscapeCommand() {
     .option('--radius <eps>', 'sharpness radius in units of 1/255', parsePositiveNumber('--radius'), 2)
     .option('--hessian', "also the input Hessian's top eigenvalue (power iteration, 40 gradients per batch)")
     .action(async (options) => {
-      requireFlags(
-        [
-          ['--model', options.model],
-          ['--data', options.data],
-          ['--out', options.out],
-        ],
-        'medrobust analyze landscape --model DIR --data PATH --out DIR [--second-model DIR]',
-      );
-      const engine = await loadEngineReporting(options.engine);
-      const subject = await openSubject(
-        engine,
-        options.model as string,
-        options.data as string,
-        options.split,
-        options.images,
-        datasetOptionsFrom(options),
-      );
-      const second =
-        options.secondModel === undefined ? undefined : await loadModel(options.secondModel, engine);
-      try {
-        const info = subject.classifier.info;
-        const other = second?.classifier.info;
-        if (
-          other !== undefined &&
-          (other.inputShape.join('×') !== info.inputShape.join('×') ||
-            other.classNames.length !== info.classNames.length)
-        ) {
-          throw new MedrobustError(
-            'invalid-argument',
-            `--second-model takes ${other.inputShape.join('×')} images and ${other.classNames.length} classes; --model takes ${info.inputShape.join('×')} and ${info.classNames.length}`,
-            { hint: 'the second model must be trained on the same task (same input size and classes)' },
+      await analyseSubject('landscape', ' [--second-model DIR]', options, async (subject, out) => {
+        const second =
+          options.secondModel === undefined
+            ? undefined
+            : await loadModel(options.secondModel, subject.engine);
+        try {
+          const info = subject.classifier.info;
+          const other = second?.classifier.info;
+          if (
+            other !== undefined &&
+            (other.inputShape.join('×') !== info.inputShape.join('×') ||
+              other.classNames.length !== info.classNames.length)
+          ) {
+            throw new MedrobustError(
+              'invalid-argument',
+              `--second-model takes ${other.inputShape.join('×')} images and ${other.classNames.length} classes; --model takes ${info.inputShape.join('×')} and ${info.classNames.length}`,
+              { hint: 'the second model must be trained on the same task (same input size and classes)' },
+            );
+          }
+          return await runLandscape(
+            subject,
+            second?.classifier,
+            {
+              radius: options.radius,
+              hessian: options.hessian === true,
+              batch: options.batch,
+              seed: options.seed,
+            },
+            out,
+            log,
           );
+        } finally {
+          second?.network.dispose();
         }
-        const files = await runLandscape(
-          subject,
-          second?.classifier,
-          {
-            radius: options.radius,
-            hessian: options.hessian === true,
-            batch: options.batch,
-            seed: options.seed,
-          },
-          options.out as string,
-          log,
-        );
-        report(options.out as string, files);
-      } finally {
-        subject.dispose();
-        second?.network.dispose();
-      }
+      });
     });
 }
 
 function featuresCommand() {
   return withSubjectOptions(new Command('features'))
+    .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
+    .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
     .description(
       'channel-mean feature maps of a block, clean vs adversarial, and the relative change of every stage',
     )
-    .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
-    .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
     .option('--tap <name>', 'the block drawn (default: the second stage, layer2 or block2)')
     .action(async (options) => {
-      requireFlags(
-        [
-          ['--model', options.model],
-          ['--data', options.data],
-          ['--out', options.out],
-        ],
-        'medrobust analyze features --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255 --tap layer2]',
-      );
       getAttack(options.attack);
-      const engine = await loadEngineReporting(options.engine);
-      const subject = await openSubject(
-        engine,
-        options.model as string,
-        options.data as string,
-        options.split,
-        options.images,
-        datasetOptionsFrom(options),
+      await analyseSubject(
+        'features',
+        ' [--attack paper-pgd --eps 1/255 --tap layer2]',
+        options,
+        (subject, out) =>
+          runFeatures(
+            subject,
+            {
+              attack: options.attack,
+              epsilon: options.eps,
+              tap: options.tap,
+              batch: options.batch,
+              seed: options.seed,
+              show: options.show,
+            },
+            out,
+            log,
+          ),
       );
-      try {
-        const files = await runFeatures(
-          subject,
-          {
-            attack: options.attack,
-            epsilon: options.eps,
-            tap: options.tap,
-            batch: options.batch,
-            seed: options.seed,
-            show: options.show,
-          },
-          options.out as string,
-          log,
-        );
-        report(options.out as string, files);
-      } finally {
-        subject.dispose();
-      }
     });
 }
 
 function embeddingCommand() {
   return withSubjectOptions(new Command('embedding'))
-    .description('t-SNE and UMAP of deep features, clean vs adversarial, with k-NN separability')
     .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
     .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
+    .description('t-SNE and UMAP of deep features, clean vs adversarial, with k-NN separability')
     .option('--tap <name>', "the feature (default: the paper's 128-d 'feature', else 'pool')")
     .option(
       '--perplexity <value>',
@@ -358,26 +354,9 @@ function embeddingCommand() {
       1000,
     )
     .action(async (options) => {
-      requireFlags(
-        [
-          ['--model', options.model],
-          ['--data', options.data],
-          ['--out', options.out],
-        ],
-        'medrobust analyze embedding --model DIR --data PATH --out DIR [--attack paper-pgd --eps 1/255]',
-      );
       getAttack(options.attack);
-      const engine = await loadEngineReporting(options.engine);
-      const subject = await openSubject(
-        engine,
-        options.model as string,
-        options.data as string,
-        options.split,
-        options.images,
-        datasetOptionsFrom(options),
-      );
-      try {
-        const files = await runEmbedding(
+      await analyseSubject('embedding', ' [--attack paper-pgd --eps 1/255]', options, (subject, out) =>
+        runEmbedding(
           subject,
           {
             attack: options.attack,
@@ -388,59 +367,40 @@ function embeddingCommand() {
             batch: options.batch,
             seed: options.seed,
           },
-          options.out as string,
+          out,
           log,
-        );
-        report(options.out as string, files);
-      } finally {
-        subject.dispose();
-      }
+        ),
+      );
     });
 }
 
 function lesionCommand() {
   return withSubjectOptions(new Command('lesion'))
-    .description('perturbation energy and Grad-CAM mass inside lesion masks (phantoms, or --masks DIR)')
     .option('--attack <name>', 'a fixed-ε attack', 'paper-pgd')
     .option('--eps <value>', 'ε (e.g. 1/255)', parseEpsilon, 1 / 255)
+    .description('perturbation energy and Grad-CAM mass inside lesion masks (phantoms, or --masks DIR)')
     .option('--masks <dir>', 'PNG lesion masks named like the images (white inside the lesion)')
     .action(async (options) => {
-      requireFlags(
-        [
-          ['--model', options.model],
-          ['--data', options.data],
-          ['--out', options.out],
-        ],
-        'medrobust analyze lesion --model DIR --data phantom:chest-xray:28 --out DIR [--masks DIR]',
-      );
       getAttack(options.attack);
-      const engine = await loadEngineReporting(options.engine);
-      const subject = await openSubject(
-        engine,
-        options.model as string,
-        options.data as string,
-        options.split,
-        options.images,
-        datasetOptionsFrom(options),
+      await analyseSubject(
+        'lesion',
+        ' [--masks DIR] (e.g. --data phantom:chest-xray:28)',
+        options,
+        (subject, out) =>
+          runLesion(
+            subject,
+            {
+              attack: options.attack,
+              epsilon: options.eps,
+              masks: options.masks,
+              batch: options.batch,
+              seed: options.seed,
+              show: options.show,
+            },
+            out,
+            log,
+          ),
       );
-      try {
-        const files = await runLesion(
-          subject,
-          {
-            attack: options.attack,
-            epsilon: options.eps,
-            masks: options.masks,
-            batch: options.batch,
-            seed: options.seed,
-            show: options.show,
-          },
-          options.out as string,
-          log,
-        );
-        report(options.out as string, files);
-      } finally {
-        subject.dispose();
-      }
     });
 }
 

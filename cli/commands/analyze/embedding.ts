@@ -16,11 +16,10 @@ import {
 import { MedrobustError } from '../../../src/core/errors.ts';
 import { imageBatch } from '../../../src/data/transforms.ts';
 import { defaultFeatureTap, extractFeatures, tapMatrix } from '../../../src/detectors/features.ts';
-import { attackImages } from '../../../src/evaluation/detection/evaluate-detection.ts';
 import { formatEpsilon } from '../../../src/evaluation/robustness.ts';
 import { renderChart } from '../../../src/report/charts.ts';
 import { writeAtomically } from '../../files.ts';
-import { type AnalysisSubject, writeFigure } from './shared.ts';
+import { type AnalysisSubject, attackSet, writeFigure } from './shared.ts';
 
 export interface EmbeddingSettings {
   readonly attack: string;
@@ -50,17 +49,7 @@ export async function runEmbedding(
       { hint: `analyse at least ${Math.ceil(needed / 2)} images (--images), or lower --perplexity` },
     );
   }
-  const attacked = attackImages(
-    classifier,
-    set,
-    { name: settings.attack, options: {} },
-    settings.epsilon,
-    settings.batch,
-    settings.seed,
-  );
-  log(
-    `${settings.attack} at ε = ${formatEpsilon(settings.epsilon)} on ${set.shape[0]} images in ${attacked.seconds.toFixed(1)} s`,
-  );
+  const attacked = attackSet(classifier, set, settings, log);
   const featuresOf = (images: typeof set) => {
     const x = imageBatch(images, 0, images.shape[0]);
     try {

@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { compareFeatures } from '../../../src/analysis/feature-maps.ts';
 import { mapOf } from '../../../src/analysis/saliency.ts';
 import { imageBatch } from '../../../src/data/transforms.ts';
-import { attackImages } from '../../../src/evaluation/detection/evaluate-detection.ts';
 import { formatEpsilon } from '../../../src/evaluation/robustness.ts';
 import { renderChart } from '../../../src/report/charts.ts';
 import { renderPanel } from '../../../src/report/panels.ts';
 import { writeAtomically } from '../../files.ts';
-import { type AnalysisSubject, mean, standardDeviation, writeFigure } from './shared.ts';
+import { type AnalysisSubject, attackSet, mean, standardDeviation, writeFigure } from './shared.ts';
 
 export interface FeatureSettings {
   readonly attack: string;
@@ -39,17 +38,7 @@ export async function runFeatures(
   const blocks = stages.filter((name) => name !== 'stem');
   const drawn = settings.tap ?? blocks[Math.min(1, blocks.length - 1)] ?? stages[0] ?? '';
   const taps = [...new Set([...stages, drawn])];
-  const attacked = attackImages(
-    classifier,
-    set,
-    { name: settings.attack, options: {} },
-    settings.epsilon,
-    settings.batch,
-    settings.seed,
-  );
-  log(
-    `${settings.attack} at ε = ${formatEpsilon(settings.epsilon)} on ${set.shape[0]} images in ${attacked.seconds.toFixed(1)} s`,
-  );
+  const attacked = attackSet(classifier, set, settings, log);
   const adversarialSet = { ...set, images: attacked.adversarial };
   const change = new Map<string, number[]>(taps.map((tap) => [tap, []]));
   const inputChange: number[] = [];

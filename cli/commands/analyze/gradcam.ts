@@ -12,11 +12,18 @@ import { gradCam, guidedGradCam } from '../../../src/analysis/grad-cam.ts';
 import { mapOf, type SaliencyMaps } from '../../../src/analysis/saliency.ts';
 import { predictClasses } from '../../../src/attacks/attack.ts';
 import type { Classifier } from '../../../src/engine/contracts.ts';
-import { attackImages } from '../../../src/evaluation/detection/evaluate-detection.ts';
 import { formatEpsilon } from '../../../src/evaluation/robustness.ts';
 import { renderPanel } from '../../../src/report/panels.ts';
 import { writeAtomically } from '../../files.ts';
-import { type AnalysisSubject, concatenate, inBatches, mean, normalised, writeFigure } from './shared.ts';
+import {
+  type AnalysisSubject,
+  attackSet,
+  concatenate,
+  inBatches,
+  mean,
+  normalised,
+  writeFigure,
+} from './shared.ts';
 
 export interface GradCamSettings {
   readonly attack: string;
@@ -48,17 +55,7 @@ export async function runGradCam(
 ): Promise<string[]> {
   await mkdir(out, { recursive: true });
   const { classifier, set } = subject;
-  const attacked = attackImages(
-    classifier,
-    set,
-    { name: settings.attack, options: {} },
-    settings.epsilon,
-    settings.batch,
-    settings.seed,
-  );
-  log(
-    `${settings.attack} at ε = ${formatEpsilon(settings.epsilon)} on ${set.shape[0]} images in ${attacked.seconds.toFixed(1)} s`,
-  );
+  const attacked = attackSet(classifier, set, settings, log);
   const adversarialSet = { ...set, images: attacked.adversarial };
   const explain = (images: typeof set) => {
     const parts = inBatches(images, settings.batch, (x) => {

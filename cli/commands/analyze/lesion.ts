@@ -14,11 +14,17 @@ import { mapOf } from '../../../src/analysis/saliency.ts';
 import { MedrobustError } from '../../../src/core/errors.ts';
 import type { ImageSet } from '../../../src/data/image-set.ts';
 import { imageBatch, selectImages } from '../../../src/data/transforms.ts';
-import { attackImages } from '../../../src/evaluation/detection/evaluate-detection.ts';
 import { formatEpsilon } from '../../../src/evaluation/robustness.ts';
 import { renderPanel } from '../../../src/report/panels.ts';
 import { writeAtomically } from '../../files.ts';
-import { type AnalysisSubject, mean, normalised, standardDeviation, writeFigure } from './shared.ts';
+import {
+  type AnalysisSubject,
+  attackSet,
+  mean,
+  normalised,
+  standardDeviation,
+  writeFigure,
+} from './shared.ts';
 
 export interface LesionSettings {
   readonly attack: string;
@@ -88,17 +94,7 @@ export async function runLesion(
   const masks = Uint8Array.from(
     withLesion.flatMap((index) => Array.from(allMasks.subarray(index * size, (index + 1) * size))),
   );
-  const attacked = attackImages(
-    classifier,
-    set,
-    { name: settings.attack, options: {} },
-    settings.epsilon,
-    settings.batch,
-    settings.seed,
-  );
-  log(
-    `${settings.attack} at ε = ${formatEpsilon(settings.epsilon)} on ${set.shape[0]} images with a lesion in ${attacked.seconds.toFixed(1)} s`,
-  );
+  const attacked = attackSet(classifier, set, settings, log, 'images with a lesion');
   const cams = (images: ImageSet) => {
     const maps: Float32Array[] = [];
     for (let start = 0; start < images.shape[0]; start += settings.batch) {

@@ -9,6 +9,8 @@ import type { ImageSet } from '../../../src/data/image-set.ts';
 import type { Split } from '../../../src/data/medmnist.ts';
 import { imageBatch, selectImages } from '../../../src/data/transforms.ts';
 import type { Classifier, Engine } from '../../../src/engine/contracts.ts';
+import { attackImages } from '../../../src/evaluation/detection/evaluate-detection.ts';
+import { formatEpsilon } from '../../../src/evaluation/robustness.ts';
 import { type DatasetOptions, openDataset } from '../../../src/node/datasets.ts';
 import { loadModel } from '../../../src/node/model-directory.ts';
 import type { RenderedChart } from '../../../src/report/charts.ts';
@@ -19,6 +21,8 @@ export interface AnalysisSubject {
   readonly name: string;
   readonly classifier: Classifier;
   readonly set: ImageSet;
+  /** The engine the model runs on (for loading companion models). */
+  readonly engine: Engine;
   dispose(): void;
 }
 
@@ -56,6 +60,7 @@ export async function openSubject(
     name: basename(data).replace(/\.(npz|npy)$/, ''),
     classifier: loaded.classifier,
     set,
+    engine,
     dispose: () => loaded.network.dispose(),
   };
 }
@@ -111,3 +116,30 @@ export const standardDeviation = (values: readonly number[]) => {
   const m = mean(values);
   return Math.sqrt(values.reduce((sum, value) => sum + (value - m) ** 2, 0) / (values.length - 1));
 };
+
+/** The set attacked with a fixed-ε attack (default options), logged; what several kinds compare against. */
+export function attackSet(
+  classifier: Classifier,
+  set: ImageSet,
+  settings: {
+    readonly attack: string;
+    readonly epsilon: number;
+    readonly batch: number;
+    readonly seed: number;
+  },
+  log: (message: string) => void,
+  what = 'images',
+): ReturnType<typeof attackImages> {
+  const attacked = attackImages(
+    classifier,
+    set,
+    { name: settings.attack, options: {} },
+    settings.epsilon,
+    settings.batch,
+    settings.seed,
+  );
+  log(
+    `${settings.attack} at ε = ${formatEpsilon(settings.epsilon)} on ${set.shape[0]} ${what} in ${attacked.seconds.toFixed(1)} s`,
+  );
+  return attacked;
+}
