@@ -10,6 +10,7 @@ export const exitCodes: Readonly<Record<ErrorCode, number>> = Object.freeze({
   'not-found': 4,
   unsupported: 5,
   'engine-unavailable': 6,
+  incomplete: 7,
   internal: 70,
 });
 

@@ -3,6 +3,7 @@
  */
 
 import { z } from 'zod';
+import { epsilonFromText } from '../src/core/epsilon.ts';
 import { MedrobustError } from '../src/core/errors.ts';
 
 export function parseInteger(option: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER) {
@@ -73,11 +74,8 @@ export function parseNumberList(option: string) {
 
 /** One ε: a decimal (0.0039) or a fraction of 255 ("1/255", "0.5/255"); within [0, 1]. */
 export function parseEpsilon(value: string): number {
-  const match = /^\s*([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*(?:\/\s*([0-9]*\.?[0-9]+))?\s*$/i.exec(value);
-  const numerator = Number(match?.[1]);
-  const denominator = match?.[2] === undefined ? 1 : Number(match[2]);
-  const epsilon = numerator / denominator;
-  if (match === null || !Number.isFinite(epsilon) || denominator === 0 || epsilon < 0 || epsilon > 1) {
+  const epsilon = epsilonFromText(value);
+  if (epsilon === undefined) {
     throw new MedrobustError('invalid-argument', `--eps: "${value}" is not an ε in [0, 1]`, {
       hint: 'write ε as a fraction of 255 or a decimal in the [0, 1] image range, e.g. --eps 0.5/255,1/255,8/255',
     });

@@ -17,6 +17,8 @@ export const errorCodes = {
   unsupported: 'unsupported',
   /** An engine could not be loaded on this machine. */
   engineUnavailable: 'engine-unavailable',
+  /** Some units of a long run failed; the rest finished and are kept (rerun to retry them). */
+  incomplete: 'incomplete',
   /** An internal invariant failed: a bug in medrobust. */
   internal: 'internal',
 } as const;

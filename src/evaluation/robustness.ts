@@ -15,12 +15,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttackResult, classify } from '../attacks/attack.ts';
 import { getAttack } from '../attacks/registry.ts';
+import { formatEpsilon } from '../core/epsilon.ts';
 import { MedrobustError } from '../core/errors.ts';
 import type { ImageSet } from '../data/image-set.ts';
 import { imageBatch } from '../data/transforms.ts';
 import type { Classifier } from '../engine/contracts.ts';
 import { classificationMetrics } from '../models/metrics.ts';
 import { type Flag, gradientHealthFlags } from './checks.ts';
+
+export { formatEpsilon };
 
 export interface AttackRequest {
   readonly name: string;
@@ -384,14 +387,10 @@ export function healthyClassIndex(classNames: readonly string[]): number {
   return classNames.findIndex((name) => healthyNames.test(name.trim()));
 }
 
-/** ε as a fraction of 255 when it is one (1/255, 0.5/255), else as a decimal. */
-export function formatEpsilon(epsilon: number): string {
-  const times255 = Math.round(epsilon * 255 * 1000) / 1000;
-  return Math.abs(times255 - epsilon * 255) < 1e-6 ? `${times255}/255` : String(epsilon);
-}
-
 /** Flags comparing attacks at the same ε (DESIGN.md §5 rule 8). */
-function comparisonFlags(entries: readonly RobustnessEntry[]): Flag[] {
+export function comparisonFlags(
+  entries: readonly Pick<RobustnessEntry, 'attack' | 'epsilon' | 'adversarialAccuracy'>[],
+): Flag[] {
   const flags: Flag[] = [];
   const tolerance = 0.02;
   const at = (epsilon: number, names: readonly string[]) =>
