@@ -7,9 +7,22 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { RobustnessResultsFile } from './robustness-schema.ts';
 
+/** What the curves read of a robustness results file (or of a run's attack units). */
+export interface CurveResults {
+  readonly clean: { readonly accuracy: number };
+  readonly entries: readonly Pick<
+    RobustnessResultsFile['entries'][number],
+    'attack' | 'epsilon' | 'adversarialAccuracy' | 'adversarialAccuracyOnCorrect'
+  >[];
+  readonly worstCase: readonly Pick<
+    RobustnessResultsFile['worstCase'][number],
+    'epsilon' | 'adversarialAccuracy' | 'adversarialAccuracyOnCorrect'
+  >[];
+}
+
 export interface CurveSeries {
   readonly name: string;
-  readonly results: RobustnessResultsFile;
+  readonly results: CurveResults;
 }
 
 export interface CurvePoint {
