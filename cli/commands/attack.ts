@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { attackNames, attacks, getAttack } from '../../src/attacks/registry.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
+import type { ImageSet } from '../../src/data/image-set.ts';
 import { splits } from '../../src/data/medmnist.ts';
 import { readNpz, writeNpz } from '../../src/data/npz.ts';
 import { selectImages } from '../../src/data/transforms.ts';
@@ -96,6 +97,58 @@ function csvOf(entries: readonly RobustnessEntryRecord[], classNames: readonly s
 }
 
 const finite = (value: number) => (Number.isFinite(value) ? value : null);
+
+/**
+ * Writes one robustness entry's adversarial-<attack>-<ε>.npz (clean and adversarial images, labels,
+ * both predictions) and, at the ε values in `examplesAt`, a PNG grid of up to `examples` images the
+ * model got right. Returns the npz file's name.
+ */
+export async function writeEntryArtefacts(
+  out: string,
+  set: ImageSet,
+  output: EntryOutput,
+  settings: { readonly examples: number; readonly examplesAt: readonly number[] },
+): Promise<string> {
+  const { entry } = output;
+  const [, height, width, channels] = set.shape;
+  const file = `adversarial-${entry.attack}-${epsilonSlug(entry.epsilon)}.npz`;
+  const count = entry.images;
+  await writeAtomically(
+    join(out, file),
+    writeNpz({
+      clean: { dtype: 'f4', shape: [count, height, width, channels], data: set.images },
+      adversarial: { dtype: 'f4', shape: [count, height, width, channels], data: output.adversarial },
+      labels: { dtype: 'i4', shape: [count], data: Int32Array.from(set.labels) },
+      clean_predictions: { dtype: 'i4', shape: [count], data: output.cleanPredictions },
+      adversarial_predictions: { dtype: 'i4', shape: [count], data: output.adversarialPredictions },
+      indices: {
+        dtype: 'i4',
+        shape: [count],
+        data: Int32Array.from({ length: count }, (_, index) => index),
+      },
+    }),
+  );
+  if (settings.examples > 0 && settings.examplesAt.some((at) => Math.abs(entry.epsilon - at) < 1e-9)) {
+    const pixels = height * width * channels;
+    const shown = Array.from({ length: count }, (_, index) => index)
+      .filter((index) => output.cleanPredictions[index] === set.labels[index])
+      .slice(0, settings.examples);
+    const grid = exampleGrid(
+      shown.map((index) => ({
+        clean: set.images.subarray(index * pixels, (index + 1) * pixels),
+        adversarial: output.adversarial.subarray(index * pixels, (index + 1) * pixels),
+      })),
+      height,
+      width,
+      channels,
+    );
+    await writeAtomically(join(out, examplesFileName(entry.attack, entry.epsilon)), grid);
+  }
+  return file;
+}
+
+export const examplesFileName = (attack: string, epsilon: number) =>
+  `examples-${attack}-${epsilonSlug(epsilon)}.png`;
 
 export function attackCommand(): Command {
   return withDatasetOptions(new Command('attack'))
@@ -226,7 +279,6 @@ export function attackCommand(): Command {
       }
 
       const { classifier, network } = await loadModel(modelDirectory, engine);
-      const [, height, width, channels] = set.shape;
       const records: RobustnessEntryRecord[] = [...(previous?.entries ?? [])];
       const previousRobust = await Promise.all(
         records.map(async (record) => {
@@ -268,43 +320,10 @@ export function attackCommand(): Command {
 
       const onEntry = async (output: EntryOutput) => {
         const { entry } = output;
-        const file = `adversarial-${entry.attack}-${epsilonSlug(entry.epsilon)}.npz`;
-        const count = entry.images;
-        await writeAtomically(
-          join(out, file),
-          writeNpz({
-            clean: { dtype: 'f4', shape: [count, height, width, channels], data: set.images },
-            adversarial: { dtype: 'f4', shape: [count, height, width, channels], data: output.adversarial },
-            labels: { dtype: 'i4', shape: [count], data: Int32Array.from(set.labels) },
-            clean_predictions: { dtype: 'i4', shape: [count], data: output.cleanPredictions },
-            adversarial_predictions: { dtype: 'i4', shape: [count], data: output.adversarialPredictions },
-            indices: {
-              dtype: 'i4',
-              shape: [count],
-              data: Int32Array.from({ length: count }, (_, index) => index),
-            },
-          }),
-        );
-        const largest = Math.max(...options.eps);
-        if (options.examples > 0 && (entry.epsilon === largest || Math.abs(entry.epsilon - 1 / 255) < 1e-9)) {
-          const pixels = height * width * channels;
-          const shown = Array.from({ length: count }, (_, index) => index)
-            .filter((index) => output.cleanPredictions[index] === set.labels[index])
-            .slice(0, options.examples);
-          const grid = exampleGrid(
-            shown.map((index) => ({
-              clean: set.images.subarray(index * pixels, (index + 1) * pixels),
-              adversarial: output.adversarial.subarray(index * pixels, (index + 1) * pixels),
-            })),
-            height,
-            width,
-            channels,
-          );
-          await writeAtomically(
-            join(out, `examples-${entry.attack}-${epsilonSlug(entry.epsilon)}.png`),
-            grid,
-          );
-        }
+        const file = await writeEntryArtefacts(out, set, output, {
+          examples: options.examples,
+          examplesAt: [1 / 255, Math.max(...options.eps)],
+        });
         records.push({
           ...entry,
           epsilonText: formatEpsilon(entry.epsilon),

@@ -14,11 +14,18 @@ import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../src/attacks/registry.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
 import { Random } from '../../src/core/random.ts';
+import type { ImageSet } from '../../src/data/image-set.ts';
+import type { Split } from '../../src/data/medmnist.ts';
 import { splits } from '../../src/data/medmnist.ts';
 import { readNpz, writeNpz } from '../../src/data/npz.ts';
 import { selectImages } from '../../src/data/transforms.ts';
 import { detectorNames, detectors, getDetector } from '../../src/detectors/registry.ts';
-import { type DetectionRow, evaluateDetection } from '../../src/evaluation/detection/evaluate-detection.ts';
+import type { Classifier } from '../../src/engine/contracts.ts';
+import {
+  type DetectionResults,
+  type DetectionRow,
+  evaluateDetection,
+} from '../../src/evaluation/detection/evaluate-detection.ts';
 import { type ProtocolName, protocolNames } from '../../src/evaluation/detection/protocols.ts';
 import { formatEpsilon } from '../../src/evaluation/robustness.ts';
 import { openDataset } from '../../src/node/datasets.ts';
@@ -91,6 +98,167 @@ function csvOf(rows: readonly DetectionRow[]): string {
 /** JSON with NaN written as null. */
 function jsonOf(value: unknown): string {
   return `${JSON.stringify(value, (_, item) => (typeof item === 'number' && !Number.isFinite(item) ? null : item), 2)}\n`;
+}
+
+export interface DetectionRunSettings {
+  /** The model directory and dataset, as recorded in detection.json. */
+  readonly model: string;
+  readonly data: string;
+  readonly split: Split;
+  readonly attacks: readonly { readonly name: string; readonly options: Readonly<Record<string, unknown>> }[];
+  readonly epsilon: number;
+  readonly detectors: readonly {
+    readonly name: string;
+    readonly options: Readonly<Record<string, unknown>>;
+  }[];
+  readonly protocols: readonly ProtocolName[];
+  readonly batch: number;
+  readonly seed: number;
+  readonly splits: number;
+  readonly adaptive?: { readonly weight: number; readonly featureMatching: boolean };
+  /** Reuse adversarial images already in `out`. */
+  readonly resume: boolean;
+}
+
+/** What detection.json holds (NaN written as null). */
+export interface DetectionDocument {
+  readonly cleanAccuracy: number;
+  readonly sourceImages: number;
+  readonly attacks: DetectionResults['attacks'];
+  readonly rows: readonly Omit<DetectionRow, 'roc'>[];
+  readonly crossAttack: DetectionResults['crossAttack'];
+  readonly adaptive: DetectionResults['adaptive'];
+  readonly [key: string]: unknown;
+}
+
+/**
+ * Fits and evaluates the detectors (evaluateDetection) and writes into `out`: adversarial-*.npz,
+ * fitted detectors under detectors/, ROC charts, detection.json and detection.csv.
+ */
+export async function runDetection(
+  classifier: Classifier,
+  engineDescription: Readonly<Record<string, string | number | boolean>>,
+  test: ImageSet,
+  reference: ImageSet,
+  settings: DetectionRunSettings,
+  out: string,
+  log: (message: string) => void,
+): Promise<{ results: DetectionResults; document: DetectionDocument }> {
+  await mkdir(out, { recursive: true });
+  const slug = epsilonSlug(settings.epsilon);
+  const adversarialFile = (attack: string) => join(out, `adversarial-${attack}-${slug}.npz`);
+  if (!settings.resume && settings.attacks.some(({ name: attack }) => existsSync(adversarialFile(attack)))) {
+    throw new MedrobustError('invalid-argument', `${out} already holds adversarial images of this run`, {
+      hint: 'pass --resume to reuse them, or choose another --out',
+    });
+  }
+  const [, height, width, channels] = test.shape;
+  const started = performance.now();
+  const results = await evaluateDetection(classifier, test, reference, {
+    attacks: settings.attacks,
+    epsilon: settings.epsilon,
+    detectors: settings.detectors,
+    protocols: settings.protocols,
+    batchSize: settings.batch,
+    seed: settings.seed,
+    splits: settings.splits,
+    ...(settings.adaptive === undefined ? {} : { adaptive: settings.adaptive }),
+    onProgress: log,
+    previousAttack: async (attack) => {
+      const path = adversarialFile(attack);
+      if (!settings.resume || !existsSync(path)) return undefined;
+      const archive = readNpz(await readFile(path), path);
+      log(`reusing ${path}`);
+      return {
+        adversarial: archive.get('adversarial').data as Float32Array,
+        predictions: archive.get('adversarial_predictions').data as Int32Array,
+        success: archive.get('success').data as Uint8Array,
+        seconds: 0,
+      };
+    },
+    onAttack: async (output) => {
+      const count = output.labels.length;
+      await writeAtomically(
+        adversarialFile(output.attack),
+        writeNpz({
+          clean: { dtype: 'f4', shape: [count, height, width, channels], data: output.clean },
+          adversarial: { dtype: 'f4', shape: [count, height, width, channels], data: output.adversarial },
+          labels: { dtype: 'i4', shape: [count], data: output.labels },
+          adversarial_predictions: { dtype: 'i4', shape: [count], data: output.predictions },
+          success: { dtype: 'u1', shape: [count], data: output.success },
+          indices: { dtype: 'i4', shape: [count], data: output.sources },
+        }),
+      );
+    },
+  });
+
+  for (const { detector, attack, fitted } of results.fitted) {
+    await saveDetector(join(out, 'detectors', `${detector}-${attack}`), fitted.toJSON());
+  }
+  // One chart per attack and protocol against the oblivious attacker, one per attack for the
+  // adaptive and feature-matching attackers (grouped protocol, first split).
+  const charts: { file: string; title: string; rows: DetectionRow[] }[] = [];
+  for (const { name: attack } of settings.attacks) {
+    for (const protocol of settings.protocols) {
+      charts.push({
+        file: `roc-${attack}-${protocol}`,
+        title: `${attack} ε=${formatEpsilon(settings.epsilon)}, ${protocol} protocol`,
+        rows: results.rows.filter(
+          (row) => row.attack === attack && row.protocol === protocol && row.adversary === 'oblivious',
+        ),
+      });
+    }
+    charts.push({
+      file: `roc-${attack}-adaptive`,
+      title: `${attack} ε=${formatEpsilon(settings.epsilon)}: adaptive attackers`,
+      rows: results.rows.filter((row) => row.attack === attack && row.adversary !== 'oblivious'),
+    });
+  }
+  for (const chart of charts) {
+    if (chart.rows.length === 0) continue;
+    const rendered = await renderChart(
+      rocChartSpec(
+        chart.title,
+        chart.rows.map((row) => ({
+          name: row.adversary === 'oblivious' ? row.detector : `${row.detector}, ${row.adversary}`,
+          ...row.roc,
+          auc: row.mean.all.auc,
+        })),
+      ),
+    );
+    await writeAtomically(join(out, `${chart.file}.svg`), rendered.svg);
+    await writeAtomically(join(out, `${chart.file}.png`), rendered.png);
+  }
+  const document = {
+    format: 'medrobust-detection',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    configuration: {
+      model: settings.model,
+      data: settings.data,
+      split: settings.split,
+      images: test.shape[0],
+      reference: reference.shape[0],
+      attacks: settings.attacks,
+      epsilon: settings.epsilon,
+      epsilonText: formatEpsilon(settings.epsilon),
+      detectors: settings.detectors,
+      protocols: settings.protocols,
+      splits: settings.splits,
+      seed: settings.seed,
+    },
+    engine: engineDescription,
+    cleanAccuracy: results.cleanAccuracy,
+    sourceImages: results.sources.length,
+    attacks: results.attacks,
+    rows: results.rows.map(({ roc: _roc, ...row }) => row),
+    crossAttack: results.crossAttack,
+    adaptive: results.adaptive,
+    seconds: (performance.now() - started) / 1000,
+  };
+  await writeAtomically(join(out, 'detection.json'), jsonOf(document));
+  await writeAtomically(join(out, 'detection.csv'), csvOf(results.rows));
+  return { results, document: JSON.parse(jsonOf(document)) as DetectionDocument };
 }
 
 export function detectCommand(): Command {
@@ -195,128 +363,34 @@ export function detectCommand(): Command {
       );
       const { classifier, network } = await loadModel(options.model as string, engine);
 
-      await mkdir(out, { recursive: true });
-      const slug = epsilonSlug(options.eps);
-      const adversarialFile = (attack: string) => join(out, `adversarial-${attack}-${slug}.npz`);
-      if (!options.resume && options.attack.some((attack) => existsSync(adversarialFile(attack)))) {
-        throw new MedrobustError('invalid-argument', `${out} already holds adversarial images of this run`, {
-          hint: 'pass --resume to reuse them, or choose another --out',
-        });
-      }
-      const [, height, width, channels] = test.shape;
-      const started = performance.now();
-      const results = await evaluateDetection(classifier, test, reference, {
-        attacks: options.attack.map((name) => ({ name, options: options.options[name] ?? {} })),
-        epsilon: options.eps,
-        detectors: options.detectors.map((name) => ({ name, options: options.detectorOptions[name] ?? {} })),
-        protocols: options.protocol as ProtocolName[],
-        batchSize: options.batch,
-        seed: options.seed,
-        splits: options.splits,
-        ...(options.adaptive === undefined
-          ? {}
-          : { adaptive: { weight: options.adaptive, featureMatching: options.featureMatching === true } }),
-        onProgress: (message) => process.stderr.write(`medrobust: ${message}\n`),
-        previousAttack: async (attack) => {
-          const path = adversarialFile(attack);
-          if (!options.resume || !existsSync(path)) return undefined;
-          const archive = readNpz(await readFile(path), path);
-          process.stderr.write(`medrobust: reusing ${path}\n`);
-          return {
-            adversarial: archive.get('adversarial').data as Float32Array,
-            predictions: archive.get('adversarial_predictions').data as Int32Array,
-            success: archive.get('success').data as Uint8Array,
-            seconds: 0,
-          };
+      const { results } = await runDetection(
+        classifier,
+        engine.describe(),
+        test,
+        reference,
+        {
+          model: options.model as string,
+          data: options.data as string,
+          split: options.split,
+          attacks: options.attack.map((name) => ({ name, options: options.options[name] ?? {} })),
+          epsilon: options.eps,
+          detectors: options.detectors.map((name) => ({
+            name,
+            options: options.detectorOptions[name] ?? {},
+          })),
+          protocols: options.protocol as ProtocolName[],
+          batch: options.batch,
+          seed: options.seed,
+          splits: options.splits,
+          ...(options.adaptive === undefined
+            ? {}
+            : { adaptive: { weight: options.adaptive, featureMatching: options.featureMatching === true } }),
+          resume: options.resume === true,
         },
-        onAttack: async (output) => {
-          const count = output.labels.length;
-          await writeAtomically(
-            adversarialFile(output.attack),
-            writeNpz({
-              clean: { dtype: 'f4', shape: [count, height, width, channels], data: output.clean },
-              adversarial: { dtype: 'f4', shape: [count, height, width, channels], data: output.adversarial },
-              labels: { dtype: 'i4', shape: [count], data: output.labels },
-              adversarial_predictions: { dtype: 'i4', shape: [count], data: output.predictions },
-              success: { dtype: 'u1', shape: [count], data: output.success },
-              indices: { dtype: 'i4', shape: [count], data: output.sources },
-            }),
-          );
-        },
-      });
-      network.dispose();
-
-      for (const { detector, attack, fitted } of results.fitted) {
-        await saveDetector(join(out, 'detectors', `${detector}-${attack}`), fitted.toJSON());
-      }
-      // One chart per attack and protocol against the oblivious attacker, one per attack for the
-      // adaptive and feature-matching attackers (grouped protocol, first split).
-      const charts: { file: string; title: string; rows: DetectionRow[] }[] = [];
-      for (const attack of options.attack) {
-        for (const protocol of options.protocol) {
-          charts.push({
-            file: `roc-${attack}-${protocol}`,
-            title: `${attack} ε=${formatEpsilon(options.eps)}, ${protocol} protocol`,
-            rows: results.rows.filter(
-              (row) => row.attack === attack && row.protocol === protocol && row.adversary === 'oblivious',
-            ),
-          });
-        }
-        charts.push({
-          file: `roc-${attack}-adaptive`,
-          title: `${attack} ε=${formatEpsilon(options.eps)}: adaptive attackers`,
-          rows: results.rows.filter((row) => row.attack === attack && row.adversary !== 'oblivious'),
-        });
-      }
-      for (const chart of charts) {
-        if (chart.rows.length === 0) continue;
-        const rendered = await renderChart(
-          rocChartSpec(
-            chart.title,
-            chart.rows.map((row) => ({
-              name: row.adversary === 'oblivious' ? row.detector : `${row.detector}, ${row.adversary}`,
-              ...row.roc,
-              auc: row.mean.all.auc,
-            })),
-          ),
-        );
-        await writeAtomically(join(out, `${chart.file}.svg`), rendered.svg);
-        await writeAtomically(join(out, `${chart.file}.png`), rendered.png);
-      }
-      await writeAtomically(
-        join(out, 'detection.json'),
-        jsonOf({
-          format: 'medrobust-detection',
-          version: 1,
-          createdAt: new Date().toISOString(),
-          configuration: {
-            model: options.model,
-            data: options.data,
-            split: options.split,
-            images: test.shape[0],
-            reference: reference.shape[0],
-            attacks: options.attack.map((name) => ({ name, options: options.options[name] ?? {} })),
-            epsilon: options.eps,
-            epsilonText: formatEpsilon(options.eps),
-            detectors: options.detectors.map((name) => ({
-              name,
-              options: options.detectorOptions[name] ?? {},
-            })),
-            protocols: options.protocol,
-            splits: options.splits,
-            seed: options.seed,
-          },
-          engine: engine.describe(),
-          cleanAccuracy: results.cleanAccuracy,
-          sourceImages: results.sources.length,
-          attacks: results.attacks,
-          rows: results.rows.map(({ roc: _roc, ...row }) => row),
-          crossAttack: results.crossAttack,
-          adaptive: results.adaptive,
-          seconds: (performance.now() - started) / 1000,
-        }),
+        out,
+        (message) => process.stderr.write(`medrobust: ${message}\n`),
       );
-      await writeAtomically(join(out, 'detection.csv'), csvOf(results.rows));
+      network.dispose();
       const lines = [
         `${results.sources.length} of ${test.shape[0]} images classified correctly; ε=${formatEpsilon(options.eps)}`,
         ...results.attacks.map(
