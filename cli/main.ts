@@ -10,26 +10,33 @@ import { detectCommand } from './commands/detect.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { evalCommand } from './commands/eval.ts';
 import { modelCommand } from './commands/model.ts';
+import { reportCommand, runCommand } from './commands/run.ts';
 import { trainCommand } from './commands/train.ts';
 import { describeError, exitCodeOf } from './errors.ts';
 import { usageExitCode } from './exit-codes.ts';
 
 export function createProgram(): Command {
-  return new Command('medrobust')
-    .description(
-      'adversarial robustness of medical image classifiers: train, attack, understand, detect, report',
-    )
-    .version('0.1.0')
-    .exitOverride()
-    .addCommand(modelCommand())
-    .addCommand(dataCommand())
-    .addCommand(evalCommand())
-    .addCommand(attackCommand())
-    .addCommand(detectCommand())
-    .addCommand(analyzeCommand())
-    .addCommand(trainCommand())
-    .addCommand(doctorCommand())
-    .addCommand(demoCommand());
+  return (
+    new Command('medrobust')
+      .description(
+        'adversarial robustness of medical image classifiers: train, attack, understand, detect, report',
+      )
+      .version('0.1.0')
+      .exitOverride()
+      // Options belong to the command they follow (`run merge A B --out M`: merge's --out, not run's).
+      .enablePositionalOptions()
+      .addCommand(modelCommand())
+      .addCommand(dataCommand())
+      .addCommand(evalCommand())
+      .addCommand(attackCommand())
+      .addCommand(detectCommand())
+      .addCommand(analyzeCommand())
+      .addCommand(trainCommand())
+      .addCommand(doctorCommand())
+      .addCommand(runCommand())
+      .addCommand(reportCommand())
+      .addCommand(demoCommand())
+  );
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -474,7 +474,7 @@ function tables(report: RunReport) {
       decimal(row.auc),
       Object.entries(row.recall)
         .map(([name, value]) => `${name} ${percent(value)}`)
-        .join(', '),
+        .join('; '),
     ]),
   };
   const robustness: Table = {
@@ -601,6 +601,38 @@ function provenanceLines(report: RunReport): [string, string][] {
   return Object.entries(report.provenance)
     .filter(([key]) => key !== 'experiment')
     .map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]);
+}
+
+function textTable(table: Table): string {
+  const widths = table.header.map((cell, column) =>
+    Math.max(cell.length, ...table.rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (row: readonly string[]) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(table.header), ...table.rows.map(line)].join('\n');
+}
+
+/** The report's summary as plain text for a terminal: the three summary tables and the flags. */
+export function reportSummaryText(report: RunReport): string {
+  const { models, robustness, detection } = tables(report);
+  const parts = ['Clean performance', textTable(models)];
+  if (robustness.rows.length > 0)
+    parts.push(
+      '',
+      `Accuracy under attack at the paper's ε (${report.summary.paperEpsilon})`,
+      textTable(robustness),
+    );
+  if (detection.rows.length > 0)
+    parts.push('', 'Detection AUC (oblivious attacker, mean ± sd over splits)', textTable(detection));
+  const flags = [
+    ...report.summary.flags.map((flag) => `${flag.code} (${flag.severity}, ${flag.scope}): ${flag.message}`),
+    ...report.summary.failures.map((failure) => `${failure.status} ${failure.unit}: ${failure.error}`),
+  ];
+  parts.push('', flags.length === 0 ? 'No flags.' : `Flags:\n${flags.map((flag) => `  ${flag}`).join('\n')}`);
+  return parts.join('\n');
 }
 
 /** The report as Markdown; figure links are relative to the run folder (where report.md is written). */
