@@ -689,6 +689,19 @@ describe('medrobust model', () => {
     240_000,
   );
 
+  it('doctor lists versions, threads, data and which engines load', async () => {
+    const result = await cli('doctor');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^medrobust \d+\.\d+\.\d+, node v\d+/);
+    expect(result.stdout).toMatch(
+      /tfjs 4\.22\.0, better-sqlite3 [\d.]+ \(SQLite 3\.\d+\.\d+\), sharp [\d.]+/,
+    );
+    expect(result.stdout).toMatch(/cores +\d+/);
+    expect(result.stdout).toMatch(/demo dataset .*breastmnist\.npz/);
+    expect(result.stdout).toMatch(/engine wasm +ok +engine=wasm .*threads=\d/);
+    expect(result.stdout).toMatch(/engine torch +(ok|unavailable: .+)/);
+  });
+
   it('the demo names a missing dataset file and how to fix it', async () => {
     const result = await cli('demo', '--data', join(root, 'missing.npz'));
     expect(result.code).toBe(4);

@@ -186,7 +186,7 @@ async function runModel(context: RunContext, unit: ModelUnit, progress: UnitProg
       schedule: settings.schedule,
       balanceClasses: settings.balance,
       patience: settings.patience,
-      seed: context.experiment.seed,
+      seed: settings.seed ?? context.experiment.seed,
       augment: settings.augment,
       ...(dataset.trainImages === undefined ? {} : { trainImages: dataset.trainImages }),
     };

@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MedrobustError } from '../../core/errors.ts';
-import { parseExperiment } from './schema.ts';
+import { experimentJsonSchema, parseExperiment } from './schema.ts';
+
+const projectRoot = join(import.meta.dirname, '..', '..', '..');
+const readJson = (path: string) => JSON.parse(readFileSync(join(projectRoot, path), 'utf8'));
 
 const minimal = {
   name: 'tiny',
@@ -79,5 +84,29 @@ describe('parseExperiment', () => {
       'two analyses are named "gradcam"',
     );
     expect(failure({ ...minimal, name: 'a b' }).message).toContain('at name');
+  });
+});
+
+describe('presets and the JSON Schema', () => {
+  it('experiments/demo.json and experiments/paper.json are valid experiments', () => {
+    const demo = parseExperiment(readJson('experiments/demo.json'), 'demo.json');
+    expect(demo.datasets[0]?.path).toBe('../data/breastmnist.npz');
+    const paper = parseExperiment(readJson('experiments/paper.json'), 'paper.json');
+    // The paper's grids (Ma et al. 2021 §3): FGSM 0.1…1, 1…10 /255 (19 values), the others 0.1…1 /255.
+    expect(paper.robustness?.attacks[0]?.epsilons).toHaveLength(19);
+    expect(paper.robustness?.epsilons).toHaveLength(10);
+    expect(paper.robustness?.epsilons.at(-1)).toBeCloseTo(1 / 255, 15);
+    expect(paper.detection?.epsilon).toBeCloseTo(1 / 255, 15);
+    expect(paper.models[0]?.train).toMatchObject({
+      arch: 'resnet50',
+      head: 'paper',
+      optimizer: 'sgd',
+      lr: 1e-3,
+      batch: 32,
+    });
+  });
+
+  it('docs/experiment.schema.json is the current schema (npx tsx scripts/experiment-schema.ts)', () => {
+    expect(readJson('docs/experiment.schema.json')).toEqual(experimentJsonSchema());
   });
 });

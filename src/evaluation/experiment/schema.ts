@@ -84,6 +84,8 @@ export const trainSchema = z
     augment: z.enum(['none', 'paper']).default('none'),
     balance: z.boolean().default(true),
     patience: z.number().int().min(0).default(0),
+    /** The training seed (default: the experiment's); an independent second model needs its own. */
+    seed: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -403,3 +405,13 @@ export function parseExperiment(json: unknown, source: string): Experiment {
 
 /** ε grids and the paper's ε as text, for messages. */
 export const describeEpsilons = (values: readonly number[]) => values.map(formatEpsilon).join(', ');
+
+/** The JSON Schema of experiment files as users write them (before defaults), for editors. */
+export function experimentJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(experimentSchema, { io: 'input', unrepresentable: 'any' }),
+    title: 'medrobust experiment',
+    description:
+      'A medrobust experiment: datasets × models × attacks × ε × detectors × protocols × analyses (docs/experiments.md).',
+  };
+}
