@@ -1,7 +1,8 @@
 /**
  * Writes docs/experiment.schema.json, the JSON Schema of experiment files (for editors: experiments
  * point at it with "$schema"), from the zod schema that `medrobust run` validates with.
- * Run: npx tsx scripts/experiment-schema.ts (a test checks the committed file is current).
+ * Run: npx tsx scripts/experiment-schema.ts && npx biome format --write docs/experiment.schema.json
+ * (a test checks the committed file is current).
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
