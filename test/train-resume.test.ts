@@ -39,7 +39,7 @@ describe('medrobust train --resume', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const args = (out: string) => [
+  const baseArgs = (out: string) => [
     binary,
     'train',
     '--data',
@@ -66,45 +66,53 @@ describe('medrobust train --resume', () => {
     out,
   ];
 
-  it('gives the same weights after a SIGKILL and --resume as an uninterrupted run', async () => {
-    const whole = join(root, 'whole');
-    await run(process.execPath, args(whole));
-    const killed = join(root, 'killed');
-    const child: ChildProcess = spawn(process.execPath, args(killed), { stdio: 'ignore' });
-    const marker = join(killed, 'checkpoint', 'epoch-0002', 'progress.json');
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(marker) && Date.now() < deadline && child.exitCode === null) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    expect(existsSync(marker) || existsSync(join(killed, 'checkpoint', 'epoch-0003', 'progress.json'))).toBe(
-      true,
-    );
-    const refused = await run(process.execPath, args(killed)).then(
-      () => undefined,
-      (error: { code: number; stderr: string }) => error,
-    );
-    expect(refused?.stderr).toMatch(/already holds a training run[\s\S]*--resume/);
-    const resumed = await run(process.execPath, [...args(killed), '--resume']);
-    expect(resumed.stdout).toMatch(/resumed after epoch [23]/);
-    for (const file of [
-      'checkpoint/epoch-0004/model.safetensors',
-      'checkpoint/epoch-0004/training-state.safetensors',
-      'model.safetensors',
-    ]) {
+  it.each([
+    ['standard', []],
+    ['PGD adversarial', ['--adversarial', 'pgd', '--eps', '4/255', '--steps', '2', '--warmup', '2']],
+  ])(
+    '%s training: the same weights after a SIGKILL and --resume as an uninterrupted run',
+    async (name, extra) => {
+      const args = (out: string) => [...baseArgs(out), ...extra];
+      const whole = join(root, `whole-${name}`);
+      await run(process.execPath, args(whole));
+      const killed = join(root, `killed-${name}`);
+      const child: ChildProcess = spawn(process.execPath, args(killed), { stdio: 'ignore' });
+      const marker = join(killed, 'checkpoint', 'epoch-0002', 'progress.json');
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(marker) && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
       expect(
-        Buffer.compare(await readFile(join(killed, file)), await readFile(join(whole, file))),
-        file,
-      ).toBe(0);
-    }
-    const otherSettings = await run(process.execPath, [
-      ...args(killed).map((a) => (a === '0.25' ? '0.5' : a)),
-      '--resume',
-    ]).then(
-      () => undefined,
-      (error: { stderr: string }) => error,
-    );
-    expect(otherSettings?.stderr).toMatch(/written with other training settings/);
-  }, 120_000);
+        existsSync(marker) || existsSync(join(killed, 'checkpoint', 'epoch-0003', 'progress.json')),
+      ).toBe(true);
+      const refused = await run(process.execPath, args(killed)).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(refused?.stderr).toMatch(/already holds a training run[\s\S]*--resume/);
+      const resumed = await run(process.execPath, [...args(killed), '--resume']);
+      expect(resumed.stdout).toMatch(/resumed after epoch [23]/);
+      for (const file of [
+        'checkpoint/epoch-0004/model.safetensors',
+        'checkpoint/epoch-0004/training-state.safetensors',
+        'model.safetensors',
+      ]) {
+        expect(
+          Buffer.compare(await readFile(join(killed, file)), await readFile(join(whole, file))),
+          file,
+        ).toBe(0);
+      }
+      const otherSettings = await run(process.execPath, [
+        ...args(killed).map((a) => (a === '0.25' ? '0.5' : a)),
+        '--resume',
+      ]).then(
+        () => undefined,
+        (error: { stderr: string }) => error,
+      );
+      expect(otherSettings?.stderr).toMatch(/written with other training settings/);
+    },
+    120_000,
+  );
 });

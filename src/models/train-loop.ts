@@ -57,6 +57,11 @@ export interface EpochOptions {
   readonly classWeights?: readonly number[];
   /** Seeded augmentation of each batch (seed, epoch and batch index select the draws). */
   readonly augment?: AugmentationSettings;
+  /**
+   * Replaces each (augmented) batch before the step, e.g. by adversarial images of the current
+   * model (adversarial training); returns a new tensor. Batch index is 0-based within the epoch.
+   */
+  readonly adversary?: (x: tf.Tensor4D, labels: Int32Array, batchIndex: number) => tf.Tensor4D;
 }
 
 /** One epoch: shuffle (seeded by seed and epoch), then one train step per batch. */
@@ -96,6 +101,20 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
         ? raw
         : augmentBatch(raw, options.augment, epochSeed(options.seed, options.epoch) ^ (start + 1));
     if (x !== raw) raw.dispose();
+    let input = x;
+    if (options.adversary !== undefined) {
+      if (perImage !== 1) {
+        x.dispose();
+        throw new MedrobustError('unsupported', 'adversarial training needs one class label per image', {
+          hint: 'train multi-label models without --adversarial',
+        });
+      }
+      try {
+        input = options.adversary(x, labels, Math.floor(start / options.batchSize));
+      } finally {
+        x.dispose();
+      }
+    }
     const y =
       perImage === 1
         ? tf.tensor1d(labels, 'int32')
@@ -103,7 +122,7 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
     try {
       const { loss } = network.trainStep(
         {
-          x,
+          x: input,
           labels: y,
           ...(options.classWeights === undefined || perImage > 1
             ? {}
@@ -113,7 +132,7 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
       );
       lossSum += loss * size;
     } finally {
-      tf.dispose([x, y]);
+      tf.dispose([input, y]);
     }
   }
   return { epoch: options.epoch, meanLoss: lossSum / count, seconds: (performance.now() - started) / 1000 };

@@ -17,11 +17,19 @@ import type { ImageSet } from '../data/image-set.ts';
 import { stratifiedSplit } from '../data/transforms.ts';
 import type { Engine, OptimiserSettings, TrainingState } from '../engine/contracts.ts';
 import type { HostTensor } from '../engine/weights.ts';
+import {
+  type AdversarialTrainingSettings,
+  adversarialBatch,
+  catastrophicOverfitting,
+  epsilonAt,
+  type OverfittingProbe,
+  overfittingProbe,
+} from '../evaluation/adversarial-training.ts';
 import type { ArchitectureName } from '../models/architecture.ts';
 import { evaluateClassifier } from '../models/evaluate.ts';
 import { buildModel, createModel, type LoadedModel, type ModelManifest } from '../models/model.ts';
 import { parseSafetensors, serializeSafetensors } from '../models/safetensors.ts';
-import { inverseFrequencyWeights, trainEpoch } from '../models/train-loop.ts';
+import { epochSeed, inverseFrequencyWeights, trainEpoch } from '../models/train-loop.ts';
 import { type DatasetOptions, openDataset } from './datasets.ts';
 import { readModelDirectory, writeModelDirectory } from './model-directory.ts';
 
@@ -47,7 +55,17 @@ export interface TrainRecipe {
   readonly augment: 'none' | 'paper';
   /** Use only the first N training images (quick runs). */
   readonly trainImages?: number;
+  /** Adversarial training (src/evaluation/adversarial-training.ts); absent: standard training. */
+  readonly adversarial?: AdversarialRecipe;
 }
+
+export interface AdversarialRecipe extends AdversarialTrainingSettings {
+  /** What the catastrophic-overfitting check does when it fires: stop training, or warn and go on. */
+  readonly onCatastrophicOverfitting: 'stop' | 'warn';
+}
+
+/** Held-out images the overfitting probe attacks after every adversarial epoch. */
+export const probeImages = 128;
 
 export interface EpochRecord {
   readonly epoch: number;
@@ -56,6 +74,11 @@ export interface EpochRecord {
   readonly validationAuc: number;
   readonly validationAccuracy: number;
   readonly seconds: number;
+  /** Adversarial training: the ε of this epoch, and PGD-10 and FGSM accuracy on the probe at the full ε. */
+  readonly epsilon?: number;
+  readonly probe?: OverfittingProbe;
+  /** True on the epoch where the catastrophic-overfitting check fired. */
+  readonly catastrophicOverfitting?: boolean;
 }
 
 interface Progress {
@@ -71,6 +94,8 @@ export interface TrainRunResult {
   readonly bestEpoch: number;
   readonly bestAuc: number;
   readonly stoppedEarly: boolean;
+  /** The epoch where the catastrophic-overfitting check fired (adversarial training), if it did. */
+  readonly catastrophicOverfittingEpoch?: number;
   readonly resumedFrom: number;
 }
 
@@ -226,11 +251,30 @@ export async function trainRun(
       : undefined;
   const resumedFrom = progress.epoch;
   let stoppedEarly = false;
+  const adversarial = recipe.adversarial;
+  if (adversarial !== undefined && train.task === 'multi-label') {
+    throw new MedrobustError('unsupported', `${recipe.data}: adversarial training of multi-label tasks`, {
+      hint: 'train multi-label models without --adversarial',
+    });
+  }
+  const probeCount = Math.min(probeImages, validation.shape[0]);
+  const probe: ImageSet = {
+    ...validation,
+    images: validation.images.subarray(0, probeCount * height * width * channels),
+    labels: validation.labels.subarray(0, probeCount * validation.labelsPerImage),
+    shape: [probeCount, height, width, channels],
+  };
+  let catastrophicOverfittingEpoch = progress.history.find((record) => record.catastrophicOverfitting)?.epoch;
   for (let epoch = progress.epoch + 1; epoch <= recipe.epochs; epoch++) {
     if (recipe.patience > 0 && epoch - progress.bestEpoch > recipe.patience && progress.bestEpoch > 0) {
       stoppedEarly = true;
       break;
     }
+    if (catastrophicOverfittingEpoch !== undefined && adversarial?.onCatastrophicOverfitting === 'stop') {
+      stoppedEarly = true;
+      break;
+    }
+    const epsilon = adversarial === undefined ? undefined : epsilonAt(adversarial, epoch);
     const learningRate = learningRateAt(recipe, epoch);
     const trainingSet = {
       images: train.images,
@@ -246,8 +290,32 @@ export async function trainRun(
       epoch,
       ...(classWeights === undefined ? {} : { classWeights }),
       ...(recipe.augment === 'paper' ? { augment: paperAugmentation } : {}),
+      ...(adversarial === undefined || epsilon === undefined
+        ? {}
+        : {
+            adversary: (x, labels, batchIndex) =>
+              adversarialBatch(
+                model.classifier,
+                x,
+                labels,
+                adversarial,
+                epsilon,
+                epochSeed(recipe.seed, epoch) ^ (batchIndex * 2654435761),
+              ),
+          }),
     });
     const evaluation = evaluateClassifier(model.classifier, validation, recipe.batchSize);
+    let adversarialRecord: Partial<EpochRecord> = {};
+    if (adversarial !== undefined && epsilon !== undefined) {
+      const measured = overfittingProbe(model.classifier, probe, adversarial.epsilon, recipe.seed);
+      const probes = [
+        ...progress.history.flatMap((record) => (record.probe === undefined ? [] : [record.probe])),
+        measured,
+      ];
+      const fired = catastrophicOverfittingEpoch === undefined && catastrophicOverfitting(probes);
+      if (fired) catastrophicOverfittingEpoch = epoch;
+      adversarialRecord = { epsilon, probe: measured, ...(fired ? { catastrophicOverfitting: true } : {}) };
+    }
     const record: EpochRecord = {
       epoch,
       loss: report.meanLoss,
@@ -255,6 +323,7 @@ export async function trainRun(
       validationAuc: evaluation.auc,
       validationAccuracy: evaluation.accuracy,
       seconds: report.seconds,
+      ...adversarialRecord,
     };
     const best = evaluation.auc > progress.bestAuc;
     progress = {
@@ -302,5 +371,6 @@ export async function trainRun(
     bestAuc: progress.bestAuc,
     stoppedEarly,
     resumedFrom,
+    ...(catastrophicOverfittingEpoch === undefined ? {} : { catastrophicOverfittingEpoch }),
   };
 }
