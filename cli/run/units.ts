@@ -12,6 +12,7 @@ import type { ImageSet } from '../../src/data/image-set.ts';
 import { imageBatch, selectImages } from '../../src/data/transforms.ts';
 import type { Engine } from '../../src/engine/contracts.ts';
 import { loadEngine } from '../../src/engine/load-engine.ts';
+import { defaultSteps } from '../../src/evaluation/adversarial-training.ts';
 import { flagDocs, gradientHealthFlags } from '../../src/evaluation/checks.ts';
 import type {
   Experiment,
@@ -187,6 +188,17 @@ async function runModel(context: RunContext, unit: ModelUnit, progress: UnitProg
       balanceClasses: settings.balance,
       patience: settings.patience,
       seed: settings.seed ?? context.experiment.seed,
+      ...(settings.adversarial === undefined
+        ? {}
+        : {
+            adversarial: {
+              method: settings.adversarial.method,
+              epsilon: settings.adversarial.epsilon,
+              steps: settings.adversarial.steps ?? defaultSteps[settings.adversarial.method],
+              warmupEpochs: settings.adversarial.warmup,
+              onCatastrophicOverfitting: settings.adversarial.onOverfitting,
+            },
+          }),
       augment: settings.augment,
       ...(dataset.trainImages === undefined ? {} : { trainImages: dataset.trainImages }),
     };

@@ -12,6 +12,7 @@ import { MedrobustError } from '../../core/errors.ts';
 import { splits } from '../../data/medmnist.ts';
 import { getDetector } from '../../detectors/registry.ts';
 import { architectureNames } from '../../models/architecture.ts';
+import { adversarialMethods } from '../adversarial-training.ts';
 import { protocolNames } from '../detection/protocols.ts';
 
 /** Names become folder names and unit ids. */
@@ -86,6 +87,17 @@ export const trainSchema = z
     patience: z.number().int().min(0).default(0),
     /** The training seed (default: the experiment's); an independent second model needs its own. */
     seed: z.number().int().min(0).optional(),
+    /** Adversarial training (PGD, Madry et al. 2018; fast FGSM, Wong et al. 2020). */
+    adversarial: z
+      .object({
+        method: z.enum(adversarialMethods),
+        epsilon,
+        steps: z.number().int().min(1).max(1000).optional(),
+        warmup: z.number().int().min(0).default(0),
+        onOverfitting: z.enum(['stop', 'warn']).default('stop'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
