@@ -3,10 +3,12 @@
  */
 import { attackBenchmark } from './attack.ts';
 import { engineBenchmark } from './engine.ts';
+import { trainBenchmark } from './train.ts';
 
 const benchmarks: Readonly<Record<string, (argv: readonly string[]) => Promise<void>>> = Object.freeze({
   engine: engineBenchmark,
   attack: attackBenchmark,
+  train: trainBenchmark,
 });
 
 const [name = '', ...rest] = process.argv.slice(2);

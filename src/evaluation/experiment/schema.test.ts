@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MedrobustError } from '../../core/errors.ts';
@@ -88,7 +88,21 @@ describe('parseExperiment', () => {
 });
 
 describe('presets and the JSON Schema', () => {
-  it('experiments/demo.json and experiments/paper.json are valid experiments', () => {
+  it('every preset in experiments/ is a valid experiment', () => {
+    const presets = readdirSync(join(projectRoot, 'experiments')).filter((file) => file.endsWith('.json'));
+    expect(presets).toEqual(expect.arrayContaining(['demo.json', 'paper.json', 'hardening.json']));
+    for (const file of presets) parseExperiment(readJson(`experiments/${file}`), file);
+    const hardening = parseExperiment(readJson('experiments/hardening.json'), 'hardening.json');
+    expect(hardening.models[1]?.train?.adversarial).toEqual({
+      method: 'pgd',
+      epsilon: 2 / 255,
+      steps: 7,
+      warmup: 0,
+      onOverfitting: 'stop',
+    });
+  });
+
+  it('experiments/demo.json and experiments/paper.json hold the settings the docs state', () => {
     const demo = parseExperiment(readJson('experiments/demo.json'), 'demo.json');
     expect(demo.datasets[0]?.path).toBe('../data/breastmnist.npz');
     const paper = parseExperiment(readJson('experiments/paper.json'), 'paper.json');
