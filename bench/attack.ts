@@ -4,14 +4,10 @@
  * already fooled, on the wasm engine with medrobust's kernels and with tfjs' stock kernels (the
  * baseline, same run) and on the torch engine where it loads. Each case runs in a fresh process.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { nativeEngineStatus } from '../src/engine/load-engine.ts';
 import type { AttackCase } from './attack-case.ts';
+import { runCases } from './cases.ts';
 import { markdownTable } from './table.ts';
-
-const run = promisify(execFile);
 
 export async function attackBenchmark(argv: readonly string[]): Promise<void> {
   const json = argv.includes('--json');
@@ -35,28 +31,7 @@ export async function attackBenchmark(argv: readonly string[]): Promise<void> {
       if (native.available) cases.push({ ...common, engine: 'torch', kernels: '', repeats: 3 });
     }
   }
-  const results: Record<string, unknown>[] = [];
-  for (const entry of cases) {
-    let result: Record<string, unknown>;
-    try {
-      const { stdout } = await run(
-        process.execPath,
-        ['--import', 'tsx/esm', join(import.meta.dirname, 'attack-case.ts'), JSON.stringify(entry)],
-        { maxBuffer: 1 << 20 },
-      );
-      result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
-    } catch (error) {
-      result = {
-        ...entry,
-        imagesPerSecond: null,
-        error: error instanceof Error ? error.message.split('\n')[0] : String(error),
-      };
-    }
-    results.push(result);
-    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else process.stderr.write('.');
-  }
-  if (!json) process.stderr.write('\n');
+  const results = await runCases('attack-case.ts', cases, json);
   const stockOf = (result: Record<string, unknown>) =>
     results.find(
       (other) =>

@@ -6,14 +6,10 @@
  * slowdown adversarial training costs (PGD-7 needs 7 input gradients per step, fast 1). Each case
  * runs in a fresh process.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { nativeEngineStatus } from '../src/engine/load-engine.ts';
+import { runCases } from './cases.ts';
 import { markdownTable } from './table.ts';
 import type { TrainCase } from './train-case.ts';
-
-const run = promisify(execFile);
 
 export async function trainBenchmark(argv: readonly string[]): Promise<void> {
   const json = argv.includes('--json');
@@ -35,28 +31,7 @@ export async function trainBenchmark(argv: readonly string[]): Promise<void> {
           batches: quick ? 2 : 4,
           repeats: quick ? 1 : 3,
         });
-  const results: Record<string, unknown>[] = [];
-  for (const entry of cases) {
-    let result: Record<string, unknown>;
-    try {
-      const { stdout } = await run(
-        process.execPath,
-        ['--import', 'tsx/esm', join(import.meta.dirname, 'train-case.ts'), JSON.stringify(entry)],
-        { maxBuffer: 1 << 20 },
-      );
-      result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
-    } catch (error) {
-      result = {
-        ...entry,
-        imagesPerSecond: null,
-        error: error instanceof Error ? error.message.split('\n')[0] : String(error),
-      };
-    }
-    results.push(result);
-    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else process.stderr.write('.');
-  }
-  if (!json) process.stderr.write('\n');
+  const results = await runCases('train-case.ts', cases, json);
   const rows = results.map((result) => {
     const standard = results.find(
       (other) =>

@@ -24,17 +24,7 @@ function packageVersion(name: string): string {
     const path = require.resolve(`${name}/package.json`, { paths: [projectRoot] });
     return (require(path) as { version: string }).version;
   } catch {
-    try {
-      // Packages whose exports hide package.json: read it beside the entry point's package folder.
-      const entry = require.resolve(name, { paths: [projectRoot] });
-      const folder = entry.slice(
-        0,
-        entry.lastIndexOf(`node_modules/${name}/`) + `node_modules/${name}/`.length,
-      );
-      return (require(join(folder, 'package.json')) as { version: string }).version;
-    } catch {
-      return 'not installed';
-    }
+    return 'not installed';
   }
 }
 

@@ -91,6 +91,13 @@ function withData(json: unknown, paths: readonly string[], source: string): unkn
   };
 }
 
+/** The report files among those writeRunReport wrote, as paths under the run folder. */
+const reportFiles = (run: string, files: readonly string[]) =>
+  files
+    .filter((file) => file.startsWith('report.'))
+    .map((file) => join(run, file))
+    .join(', ');
+
 export interface ExecuteOptions {
   readonly out?: string;
   readonly data?: readonly string[];
@@ -130,12 +137,7 @@ export async function executeRun(experimentPath: string, options: ExecuteOptions
   } else if (options.report) {
     const { report, files } = await writeRunReport(out);
     if (options.printSummary === true) lines.unshift('', reportSummaryText(report), '');
-    lines.push(
-      `report: ${files
-        .filter((file) => file.startsWith('report.'))
-        .map((file) => join(out, file))
-        .join(', ')}`,
-    );
+    lines.push(`report: ${reportFiles(out, files)}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   if (summary.failed > 0 || summary.skipped > 0) {
@@ -191,10 +193,7 @@ export function runCommand() {
         const { units, missing } = await mergeRuns(runs, options.out);
         const { files } = await writeRunReport(options.out);
         process.stdout.write(
-          `${units} units merged into ${options.out}; report: ${files
-            .filter((file) => file.startsWith('report.'))
-            .map((file) => join(options.out, file))
-            .join(', ')}\n`,
+          `${units} units merged into ${options.out}; report: ${reportFiles(options.out, files)}\n`,
         );
         if (missing.length > 0) {
           throw new MedrobustError(
@@ -217,10 +216,7 @@ export function reportCommand() {
     .action(async (run) => {
       const { report, files } = await writeRunReport(run);
       process.stdout.write(
-        `${report.complete ? '' : 'the run is not complete; '}wrote ${files
-          .filter((file) => file.startsWith('report.'))
-          .map((file) => join(run, file))
-          .join(', ')}\n`,
+        `${report.complete ? '' : 'the run is not complete; '}wrote ${reportFiles(run, files)}\n`,
       );
     });
 }
