@@ -11,6 +11,7 @@ export const exitCodes: Readonly<Record<ErrorCode, number>> = Object.freeze({
   unsupported: 5,
   'engine-unavailable': 6,
   incomplete: 7,
+  overloaded: 75,
   internal: 70,
 });
 

@@ -729,3 +729,22 @@ describe('medrobust model', () => {
     expect(failure?.stderr).toContain('no such model directory');
   });
 });
+
+describe('medrobust serve', () => {
+  it('names a missing model, an empty detector folder and a bad upload limit, with the fix', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'medrobust-serve-'));
+    try {
+      const missing = await cli('serve', '--model', join(root, 'nope'), '--port', '0');
+      expect(missing.code).toBe(4);
+      expect(missing.stderr).toMatch(/nope: no such model directory[\s\S]*fix: pass a directory written by/);
+      const empty = await cli('serve', '--model', join(root, 'nope'), '--detectors', root, '--port', '0');
+      expect(empty.code).toBe(4);
+      expect(empty.stderr).toMatch(/holds no detector \(no detector\.json[\s\S]*fix: pass a folder written by `medrobust detect/);
+      const limit = await cli('serve', '--model', root, '--max-upload', '12 parsecs');
+      expect(limit.code).toBe(2);
+      expect(limit.stderr).toMatch(/--max-upload: "12 parsecs" is not a size[\s\S]*fix: give bytes or a size with a unit/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

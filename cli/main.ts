@@ -11,6 +11,7 @@ import { doctorCommand } from './commands/doctor.ts';
 import { evalCommand } from './commands/eval.ts';
 import { modelCommand } from './commands/model.ts';
 import { reportCommand, runCommand } from './commands/run.ts';
+import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
 import { describeError, exitCodeOf } from './errors.ts';
 import { usageExitCode } from './exit-codes.ts';
@@ -35,6 +36,7 @@ export function createProgram(): Command {
       .addCommand(doctorCommand())
       .addCommand(runCommand())
       .addCommand(reportCommand())
+      .addCommand(serveCommand())
       .addCommand(demoCommand())
   );
 }

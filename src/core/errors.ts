@@ -19,6 +19,8 @@ export const errorCodes = {
   engineUnavailable: 'engine-unavailable',
   /** Some units of a long run failed; the rest finished and are kept (rerun to retry them). */
   incomplete: 'incomplete',
+  /** The service is at capacity (its queue is full); the same request may succeed later. */
+  overloaded: 'overloaded',
   /** An internal invariant failed: a bug in medrobust. */
   internal: 'internal',
 } as const;

@@ -9,25 +9,18 @@
  *   Images are looked up by file name anywhere under the images folder (the NIH and Kaggle
  *   archives nest them in `images_001/images/...`).
  *
- * Every image goes through the same steps, as MedMNIST's preprocessing does: decode by content
- * (PNG or JPEG magic bytes, never the extension; 8- or 16-bit; EXIF orientation applied; alpha
- * dropped), convert to the requested channels (grey ↔ RGB by sharp), centre-crop to a square, resize
- * to size × size, and scale to [0, 1] by the image's true bit depth. Cropping and resizing are done
- * here in floating point, not by sharp: libvips resamples 16-bit images in fixed point and moved a
- * uniform 16-bit image by up to 20/65535 in our checks, which would throw away the 16-bit precision.
- * The resampler is the antialiased bicubic of Pillow's `Image.resize` (Keys kernel, a = -0.5, support
- * widened by the shrink factor), the interpolation MedMNIST used; it is exact when no resize is
- * needed. Output: `ImageSet` (NHWC float32 in [0, 1]) plus the files that could not be used.
+ * Every image goes through src/node/image-decoding.ts (decoded by content, never the extension;
+ * centre-cropped, resized with Pillow's antialiased bicubic, scaled to [0, 1] by its bit depth).
+ * Output: `ImageSet` (NHWC float32 in [0, 1]) plus the files that could not be used.
  */
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, sep } from 'node:path';
-import sharp from 'sharp';
 import { MedrobustError } from '../core/errors.ts';
 import { type CsvTable, parseCsvTable } from '../data/csv.ts';
-import { dicomToUnitImage, readDicom } from '../data/dicom/index.ts';
 import type { ImageSet } from '../data/image-set.ts';
+import { decodeImageBytes } from './image-decoding.ts';
 
 export interface ImageFolderOptions {
   /** Output side in pixels: images are centre-cropped to a square and resized to size × size. */
@@ -85,114 +78,7 @@ interface Entry {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding and resampling
-
-/** DICOM Part 10 files carry "DICM" after a 128-byte preamble. */
-function isDicom(bytes: Uint8Array): boolean {
-  return (
-    bytes.length > 132 &&
-    bytes[128] === 0x44 &&
-    bytes[129] === 0x49 &&
-    bytes[130] === 0x43 &&
-    bytes[131] === 0x4d
-  );
-}
-
-/** Grey ↔ RGB for [0, 1] float pixels (RGB → grey with ITU-R BT.601 weights, as sharp's b-w). */
-function convertChannels(pixels: Float32Array, from: number, to: 1 | 3): Float32Array {
-  if (from === to) return pixels;
-  const count = pixels.length / from;
-  const out = new Float32Array(count * to);
-  for (let i = 0; i < count; i++) {
-    if (to === 3) {
-      const value = pixels[i] ?? 0;
-      out[3 * i] = value;
-      out[3 * i + 1] = value;
-      out[3 * i + 2] = value;
-    } else {
-      out[i] =
-        0.299 * (pixels[3 * i] ?? 0) + 0.587 * (pixels[3 * i + 1] ?? 0) + 0.114 * (pixels[3 * i + 2] ?? 0);
-    }
-  }
-  return out;
-}
-
-function sniffFormat(bytes: Uint8Array): 'png' | 'jpeg' | undefined {
-  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (png.every((byte, index) => bytes[index] === byte)) return 'png';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  return undefined;
-}
-
-/** Pillow's bicubic kernel (Keys, a = -0.5). */
-function cubic(distance: number): number {
-  const x = Math.abs(distance);
-  const a = -0.5;
-  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
-  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
-  return 0;
-}
-
-/** For each output index: the first input index and the normalised weights of its window. */
-function resampleWeights(inputSize: number, outputSize: number): { first: number; weights: Float64Array }[] {
-  const scale = inputSize / outputSize;
-  const filterScale = Math.max(scale, 1);
-  const support = 2 * filterScale;
-  return Array.from({ length: outputSize }, (_, index) => {
-    const centre = (index + 0.5) * scale;
-    const first = Math.max(0, Math.floor(centre - support + 0.5));
-    const last = Math.min(inputSize, Math.floor(centre + support + 0.5));
-    const weights = new Float64Array(last - first);
-    for (let input = first; input < last; input++)
-      weights[input - first] = cubic((input + 0.5 - centre) / filterScale);
-    const total = weights.reduce((sum, weight) => sum + weight, 0);
-    return { first, weights: weights.map((weight) => weight / total) };
-  });
-}
-
-/**
- * Centre-crops an interleaved image to a square and resizes it to size × size (separable
- * antialiased bicubic), scaling by 1 / maximum and clamping to [0, 1]. Writes into `output`.
- */
-function cropAndResize(
-  pixels: Uint8Array | Uint16Array | Float32Array,
-  width: number,
-  height: number,
-  channels: number,
-  maximum: number,
-  size: number,
-  output: Float32Array,
-): void {
-  const side = Math.min(width, height);
-  const left = Math.floor((width - side) / 2);
-  const top = Math.floor((height - side) / 2);
-  const windows = resampleWeights(side, size);
-  // Horizontal pass: side rows × size columns, channel-planar so the inner loops are strided alike.
-  const rows = new Float64Array(side * size * channels);
-  for (const [x, { first, weights }] of windows.entries()) {
-    for (let channel = 0; channel < channels; channel++) {
-      for (let y = 0; y < side; y++) {
-        let position = ((top + y) * width + left + first) * channels + channel;
-        let sum = 0;
-        for (let k = 0; k < weights.length; k++, position += channels)
-          sum += (weights[k] as number) * (pixels[position] as number);
-        rows[(channel * side + y) * size + x] = sum;
-      }
-    }
-  }
-  // Vertical pass.
-  for (const [y, { first, weights }] of windows.entries()) {
-    for (let channel = 0; channel < channels; channel++) {
-      for (let x = 0; x < size; x++) {
-        let position = (channel * side + first) * size + x;
-        let sum = 0;
-        for (let k = 0; k < weights.length; k++, position += size)
-          sum += (weights[k] as number) * (rows[position] as number);
-        output[(y * size + x) * channels + channel] = Math.min(1, Math.max(0, sum / maximum));
-      }
-    }
-  }
-}
+// Decoding (src/node/image-decoding.ts does the pixels)
 
 /** Decodes one image file into `output` (size × size × channels); failures throw with a reason. */
 async function decodeImage(file: string, options: ImageFolderOptions, output: Float32Array): Promise<void> {
@@ -202,37 +88,7 @@ async function decodeImage(file: string, options: ImageFolderOptions, output: Fl
   } catch (error) {
     throw new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
-  if (bytes.length === 0) throw new Error('the file is empty');
-  if (isDicom(bytes)) {
-    // DICOM: modality values windowed to [0, 1] (the file's VOI window, else min–max), MONOCHROME1 inverted.
-    const unit = dicomToUnitImage(await readDicom(bytes, file));
-    const pixels = convertChannels(unit.data, unit.channels, options.channels);
-    cropAndResize(pixels, unit.columns, unit.rows, options.channels, 1, options.size, output);
-    return;
-  }
-  const format = sniffFormat(bytes);
-  if (format === undefined)
-    throw new Error('not a PNG, JPEG or DICOM image (checked by content, not extension)');
-  try {
-    const metadata = await sharp(bytes).metadata();
-    const deep = metadata.depth === 'ushort';
-    const space = options.channels === 1 ? (deep ? 'grey16' : 'b-w') : deep ? 'rgb16' : 'srgb';
-    const { data, info } = await sharp(bytes)
-      .autoOrient()
-      .removeAlpha()
-      .toColourspace(space)
-      .raw({ depth: deep ? 'ushort' : 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== options.channels) {
-      throw new Error(`decoded to ${info.channels} channels instead of ${options.channels}`);
-    }
-    const pixels = deep
-      ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
-      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    cropAndResize(pixels, info.width, info.height, info.channels, deep ? 65535 : 255, options.size, output);
-  } catch (error) {
-    throw new Error(`cannot decode this ${format.toUpperCase()} (${(error as Error).message.trim()})`);
-  }
+  await decodeImageBytes(bytes, options, output, file);
 }
 
 function validateOptions(options: ImageFolderOptions): void {

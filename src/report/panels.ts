@@ -33,7 +33,7 @@ function parseColour(colour: string): [number, number, number] {
 }
 
 /** 256-entry lookup table of a colour map. */
-function lookupTable(name: ColourMapName): Uint8Array {
+export function colourLookupTable(name: ColourMapName): Uint8Array {
   const interpolate = interpolators[name];
   const table = new Uint8Array(256 * 3);
   for (let i = 0; i < 256; i++) table.set(parseColour(interpolate(i / 255)), i * 3);
@@ -132,7 +132,7 @@ export async function renderPanel(spec: PanelSpec): Promise<RenderedChart> {
       }
     }
   }
-  const table = lookupTable(spec.colourMap);
+  const table = colourLookupTable(spec.colourMap);
   const scale = Math.max(1, Math.floor(112 / Math.max(height, width)));
   const cellWidth = width * scale;
   const cellHeight = height * scale;
