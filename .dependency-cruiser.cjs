@@ -53,6 +53,13 @@ forbidden.push(
     to: { path: '^(cli|server|web)/' },
   },
   {
+    name: 'web-uses-the-api-only',
+    comment: 'the web page runs in a browser and talks to the server over HTTP: it imports nothing from src/, cli/ or server/',
+    severity: 'error',
+    from: { path: '^web/' },
+    to: { path: '^(src|cli|server)/' },
+  },
+  {
     name: 'no-circular',
     severity: 'error',
     from: {},

@@ -3,12 +3,14 @@
  */
 import { attackBenchmark } from './attack.ts';
 import { engineBenchmark } from './engine.ts';
+import { serveBenchmark } from './serve.ts';
 import { trainBenchmark } from './train.ts';
 
 const benchmarks: Readonly<Record<string, (argv: readonly string[]) => Promise<void>>> = Object.freeze({
   engine: engineBenchmark,
   attack: attackBenchmark,
   train: trainBenchmark,
+  serve: serveBenchmark,
 });
 
 const [name = '', ...rest] = process.argv.slice(2);

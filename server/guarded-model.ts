@@ -19,10 +19,10 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { gradCam } from '../src/analysis/grad-cam.ts';
-import { classify } from '../src/attacks/attack.ts';
 import { getAttack } from '../src/attacks/registry.ts';
 import { MedrobustError } from '../src/core/errors.ts';
 import { type FittedDetector, restoreDetector } from '../src/detectors/detector.ts';
+import { extractFeatures } from '../src/detectors/features.ts';
 import { getDetector } from '../src/detectors/registry.ts';
 import type { Engine } from '../src/engine/contracts.ts';
 import { countParameters } from '../src/engine/network-spec.ts';
@@ -134,12 +134,26 @@ function directoryName(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
 }
 
+/** Softmax of one row of logits, in float64. */
+function softmax(logits: ArrayLike<number>): number[] {
+  const values = Array.from(logits);
+  const largest = Math.max(...values);
+  const exponentials = values.map((value) => Math.exp(value - largest));
+  const total = exponentials.reduce((sum, value) => sum + value, 0);
+  return exponentials.map((value) => value / total);
+}
+
 export class GuardedModel {
+  /** Every tap any detector reads, each once. */
+  private readonly taps: readonly string[];
+
   private constructor(
     private readonly loaded: LoadedModel,
     private readonly detectors: readonly { readonly id: string; readonly fitted: FittedDetector }[],
     private readonly description: ModelDescription,
-  ) {}
+  ) {
+    this.taps = [...new Set(detectors.flatMap(({ fitted }) => fitted.taps))];
+  }
 
   /** Loads a model directory and detector directories (already expanded) on an engine. */
   static async load(
@@ -229,12 +243,14 @@ export class GuardedModel {
   private async predictTensor(x: tf.Tensor4D, explain: boolean): Promise<Prediction> {
     const classNames = this.description.classNames;
     const start = performance.now();
-    const { probabilities, predictions } = classify(this.loaded.classifier, x);
-    const label = predictions[0] as number;
+    // One forward pass gives the logits and every detector's taps.
+    const features = extractFeatures(this.loaded.classifier, x, this.taps);
+    const label = features.predictions[0] as number;
+    const probabilities = softmax(features.logits.values);
     const afterModel = performance.now();
     const detectors: DetectorVerdict[] = [];
     for (const { id, fitted } of this.detectors) {
-      const score = (await fitted.score(x))[0] as number;
+      const score = (await fitted.scoreFeatures(features, x))[0] as number;
       detectors.push({
         id,
         name: fitted.name,
@@ -247,7 +263,7 @@ export class GuardedModel {
     const map = explain ? gradCam(this.loaded.classifier, x, Int32Array.of(label)).maps.values : undefined;
     const end = performance.now();
     return {
-      probabilities: Array.from(probabilities),
+      probabilities,
       label,
       className: classNames[label] ?? String(label),
       detectors,

@@ -272,6 +272,11 @@ export interface FittedDetector {
   readonly threshold: number;
   /** Higher = more likely adversarial. */
   score(x: tf.Tensor4D): Promise<Float32Array>;
+  /**
+   * The same scores from features already extracted from `x` (at least this detector's `taps`), so
+   * several detectors on one model share one forward pass (the inference server does).
+   */
+  scoreFeatures(features: FeatureSet, x: tf.Tensor4D): Promise<Float32Array>;
   /** The score as a differentiable function of a forward pass's outputs (taps = `taps`), when there is one. */
   scoreTensor?(outputs: Outputs): tf.Tensor1D;
   toJSON(): DetectorState;
@@ -287,16 +292,14 @@ function fittedDetector(
   fittedOn: DetectorState['fittedOn'],
 ): FittedDetector {
   const scoreTensor = headScoreTensor(characteristic, head);
+  const scoreWith = (features: FeatureSet, x: tf.Tensor4D) =>
+    Float32Array.from(scoreDetectorHead(head, characteristic.compute({ model, features, images: x })));
   return Object.freeze({
     name: detector.name,
     taps,
     threshold: head.threshold,
-    score: async (x: tf.Tensor4D) => {
-      const features = extractFeatures(model, x, taps);
-      return Float32Array.from(
-        scoreDetectorHead(head, characteristic.compute({ model, features, images: x })),
-      );
-    },
+    score: async (x: tf.Tensor4D) => scoreWith(extractFeatures(model, x, taps), x),
+    scoreFeatures: async (features: FeatureSet, x: tf.Tensor4D) => scoreWith(features, x),
     ...(scoreTensor === undefined ? {} : { scoreTensor }),
     toJSON: (): DetectorState => ({
       format: 'medrobust-detector',

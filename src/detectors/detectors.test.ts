@@ -17,6 +17,7 @@ import { rocAuc } from '../models/metrics.ts';
 import type { LoadedModel } from '../models/model.ts';
 import { loadDetectorState, saveDetector } from '../node/detector-directory.ts';
 import { fitDetector, restoreDetector } from './detector.ts';
+import { extractFeatures } from './features.ts';
 import { detectorNames, getDetector } from './registry.ts';
 
 let engine: Engine;
@@ -89,6 +90,11 @@ describe.each(detectorNames)('detector %s', (name) => {
     const restored = restoreDetector(model, detector, await loadDetectorState(path));
     expect(Array.from(await restored.score(heldOutAdversarial))).toEqual(Array.from(adversarialScores));
     expect(restored.threshold).toBe(fitted.threshold);
+    // Scoring from a shared forward pass holding every tap of the model gives the same scores.
+    const shared = extractFeatures(model, heldOutAdversarial, model.info.layers);
+    expect(Array.from(await restored.scoreFeatures(shared, heldOutAdversarial))).toEqual(
+      Array.from(adversarialScores),
+    );
     tf.dispose([reference.x, clean, adversarial, heldOutClean, heldOutAdversarial]);
   }, 60_000);
 });
