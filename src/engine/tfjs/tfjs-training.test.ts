@@ -102,6 +102,119 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (engineName) => {
     network.dispose();
   });
 
+  it('a new learning rate takes effect at the next step (SGD with and without momentum, Adam)', async () => {
+    const engine = await activate(engineName);
+    for (const settings of [{ kind: 'sgd', momentum: 0.9 }, { kind: 'sgd' }, { kind: 'adam' }] as const) {
+      const network = engine.buildNetwork(
+        linearSpec,
+        weightsOf([
+          ['fc.weight', [2, 2], [0.5, -0.25, 0.1, 0.3]],
+          ['fc.bias', [2], [0.05, -0.05]],
+        ]),
+      );
+      const x = tf.tensor4d([1, 2, 1, 2, 1, 2, 1, 2, -1, 0.5, -1, 0.5, -1, 0.5, -1, 0.5], [2, 2, 2, 2]);
+      const labels = tf.tensor1d([0, 1], 'int32');
+      network.trainStep({ x, labels }, { ...settings, learningRate: 0.1 });
+      const before = Array.from(network.exportWeights().get('fc.bias')?.data ?? []);
+      // A rate of 0 (a schedule's end): the weights must not move.
+      network.trainStep({ x, labels }, { ...settings, learningRate: 0 });
+      expect({ settings, bias: Array.from(network.exportWeights().get('fc.bias')?.data ?? []) }).toEqual({
+        settings,
+        bias: before,
+      });
+      tf.dispose([x, labels]);
+      network.dispose();
+    }
+  });
+
+  it('a TRADES step adds β·KL(p(x) ‖ p(x′)) to the loss and its gradient, computed by hand', async () => {
+    const engine = await activate(engineName);
+    const w = [0.5, -0.25, 0.1, 0.3];
+    const b = [0.05, -0.05];
+    const network = engine.buildNetwork(
+      linearSpec,
+      weightsOf([
+        ['fc.weight', [2, 2], w],
+        ['fc.bias', [2], b],
+      ]),
+    );
+    // Channel means f (clean) and f′ (twins); labels 0 and 1; β = 6.
+    const features = [
+      [1, 2],
+      [-1, 0.5],
+    ];
+    const twins = [
+      [0.5, 2.5],
+      [-0.25, 0],
+    ];
+    const image = (rows: number[][]) =>
+      tf.tensor4d(
+        rows.flatMap((f) => [f, f, f, f].flat()),
+        [2, 2, 2, 2],
+      );
+    const x = image(features);
+    const adversarial = image(twins);
+    const labels = [0, 1];
+    const beta = 6;
+    const softmax = (f: number[]) => {
+      const z = [0, 1].map(
+        (o) => (w[o * 2] ?? 0) * (f[0] ?? 0) + (w[o * 2 + 1] ?? 0) * (f[1] ?? 0) + (b[o] ?? 0),
+      );
+      const total = Math.exp(z[0] ?? 0) + Math.exp(z[1] ?? 0);
+      return z.map((value) => Math.exp(value) / total);
+    };
+    // L = (1/N) Σ [−log p_y + β Σ_o p_o (log p_o − log q_o)];
+    // ∂KL/∂z = p ⊙ (log p − log q − KL) (through p), ∂KL/∂z′ = q − p (through q).
+    const gradW = [0, 0, 0, 0];
+    const gradB = [0, 0];
+    let loss = 0;
+    features.forEach((f, n) => {
+      const g = twins[n] as number[];
+      const p = softmax(f);
+      const q = softmax(g);
+      const kl = p.reduce((sum, pk, k) => sum + pk * (Math.log(pk) - Math.log(q[k] ?? 1)), 0);
+      loss += (-Math.log(p[labels[n] ?? 0] ?? 1) + beta * kl) / 2;
+      for (let o = 0; o < 2; o++) {
+        const po = p[o] ?? 0;
+        const qo = q[o] ?? 0;
+        const throughClean =
+          (po - (o === labels[n] ? 1 : 0) + beta * po * (Math.log(po) - Math.log(qo) - kl)) / 2;
+        const throughTwin = (beta * (qo - po)) / 2;
+        gradB[o] = (gradB[o] ?? 0) + throughClean + throughTwin;
+        for (let i = 0; i < 2; i++)
+          gradW[o * 2 + i] = (gradW[o * 2 + i] ?? 0) + throughClean * (f[i] ?? 0) + throughTwin * (g[i] ?? 0);
+      }
+    });
+    const labelTensor = tf.tensor1d(labels, 'int32');
+    const step = network.trainStep(
+      { x, labels: labelTensor, trades: { adversarial, beta } },
+      { kind: 'sgd', learningRate: 0.1 },
+    );
+    expect(step.loss).toBeCloseTo(loss, 5);
+    const after = network.exportWeights();
+    expect(
+      maxRelativeDifference(
+        after.get('fc.weight')?.data ?? [],
+        w.map((v, i) => v - 0.1 * (gradW[i] ?? 0)),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(
+      maxRelativeDifference(
+        after.get('fc.bias')?.data ?? [],
+        b.map((v, i) => v - 0.1 * (gradB[i] ?? 0)),
+      ),
+    ).toBeLessThan(1e-5);
+    // Twins equal to the clean images: KL = 0, so the loss is the cross-entropy alone.
+    const same = network.trainStep(
+      { x, labels: labelTensor, trades: { adversarial: x, beta } },
+      { kind: 'sgd', learningRate: 0 },
+    );
+    const plain = network.trainStep({ x, labels: labelTensor }, { kind: 'sgd', learningRate: 0 });
+    expect(same.loss).toBeCloseTo(plain.loss, 6);
+    tf.dispose([x, adversarial, labelTensor]);
+    network.dispose();
+  });
+
   it('updates batch-norm running statistics as PyTorch does (momentum 0.1, unbiased variance)', async () => {
     const engine = await activate(engineName);
     const network = engine.buildNetwork(

@@ -7,7 +7,8 @@
  *   m·var·n/(n − 1) (unbiased), num_batches_tracked += 1;
  * - dropout is inverted dropout, seeded per step;
  * - the loss is cross-entropy (a weighted mean with class weights, as `CrossEntropyLoss(weight=w)`)
- *   or, for multi-label targets, the mean binary cross-entropy with logits;
+ *   or, for multi-label targets, the mean binary cross-entropy with logits; a TRADES batch adds
+ *   β · mean KL(p(x) ‖ p(x′)) from a second training-mode pass over the adversarial twins;
  * - optimisers are tfjs' own (`tf.train.momentum`, `tf.train.adam`), with PyTorch's coupled
  *   weight decay added to the gradients and the learning rate set every step.
  * Parameters are held in tfjs layouts (HWIO filters, [in, out] dense matrices) and converted to and
@@ -35,6 +36,15 @@ function betaPowers(optimiser: tf.Optimizer): { accBeta1: tf.Variable; accBeta2:
 /** The optimiser's identity: kind and hyper-parameters, without the learning rate a schedule changes. */
 export function optimiserKey(settings: OptimiserSettings): string {
   return JSON.stringify({ ...settings, learningRate: 0 });
+}
+
+/** Mean over the batch of KL(softmax(natural) ‖ softmax(adversarial)) (TRADES' robust term). */
+export function tradesDivergence(natural: tf.Tensor2D, adversarial: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const logNatural = tf.logSoftmax(natural);
+    const perSample = tf.sum(tf.mul(tf.exp(logNatural), tf.sub(logNatural, tf.logSoftmax(adversarial))), 1);
+    return tf.mean(perSample) as tf.Scalar;
+  });
 }
 
 export class TfjsTrainer {
@@ -145,6 +155,11 @@ export class TfjsTrainer {
 
   private loss(logits: tf.Tensor2D, batch: TrainingBatch): tf.Scalar {
     const classes = logits.shape[1];
+    if (batch.trades !== undefined && batch.labels.rank === 2) {
+      throw new MedrobustError('unsupported', 'TRADES training of multi-label tasks', {
+        hint: 'train multi-label models without --adversarial trades',
+      });
+    }
     if (batch.labels.rank === 2) {
       return tf.losses.sigmoidCrossEntropy(batch.labels, logits) as tf.Scalar;
     }
@@ -179,8 +194,17 @@ export class TfjsTrainer {
             );
       this.optimiserKey = key;
     }
-    // tfjs keeps the learning rate in a protected field that its update rules read every step.
-    (this.optimiser as unknown as { learningRate: number }).learningRate = settings.learningRate;
+    // Adam's update reads its protected `learningRate` field every step; SGD and momentum multiply by
+    // a scalar −lr cached when it was set, so they need `setLearningRate` (assigning the field alone
+    // left a schedule's first rate in force).
+    const rate = this.optimiser as unknown as {
+      learningRate: number;
+      setLearningRate?: (rate: number) => void;
+    };
+    if (rate.learningRate !== settings.learningRate) {
+      if (typeof rate.setLearningRate === 'function') rate.setLearningRate(settings.learningRate);
+      else rate.learningRate = settings.learningRate;
+    }
     return this.optimiser;
   }
 
@@ -193,11 +217,17 @@ export class TfjsTrainer {
       const { value, grads } = tf.variableGrads(() => {
         const result = this.forward(batch.x, seed);
         statistics = result.statistics;
+        let loss = this.loss(result.logits, batch);
+        if (batch.trades !== undefined) {
+          const twin = this.forward(batch.trades.adversarial, seed);
+          statistics = [...statistics, ...twin.statistics];
+          loss = tf.add(loss, tf.mul(tradesDivergence(result.logits, twin.logits), batch.trades.beta));
+        }
         for (const entry of statistics) {
           tf.keep(entry.mean);
           tf.keep(entry.variance);
         }
-        return this.loss(result.logits, batch);
+        return loss as tf.Scalar;
       }, trainable);
       const decay = settings.weightDecay ?? 0;
       const named = Object.fromEntries(
