@@ -54,7 +54,8 @@ forbidden.push(
   },
   {
     name: 'web-uses-the-api-only',
-    comment: 'the web page runs in a browser and talks to the server over HTTP: it imports nothing from src/, cli/ or server/',
+    comment:
+      'the web page runs in a browser and talks to the server over HTTP: it imports nothing from src/, cli/ or server/',
     severity: 'error',
     from: { path: '^web/' },
     to: { path: '^(src|cli|server)/' },

@@ -1,15 +1,13 @@
 /**
  * One training benchmark case in a fresh process: epochs of `trainEpoch` over synthetic images
- * (labels 0/1 at random) with standard training, PGD-7 adversarial training (Madry et al. 2018) or
- * fast FGSM training (Wong et al. 2020) at ε = 2/255, SGD with momentum. The first epoch warms up;
+ * (labels 0/1 at random) with standard training, PGD-7 adversarial training (Madry et al. 2018),
+ * fast FGSM training (Wong et al. 2020) or TRADES-10 (Zhang et al. 2019, β = 6) at ε = 2/255, SGD
+ * with momentum. The first epoch warms up;
  * the median of the others is reported. Reads the case as JSON from argv[2]; prints one JSON line.
  */
 import { Random } from '../src/core/random.ts';
 import { loadEngine } from '../src/engine/load-engine.ts';
-import {
-  type AdversarialTrainingSettings,
-  adversarialBatch,
-} from '../src/evaluation/adversarial-training.ts';
+import { type AdversarialTrainingSettings, adversaryFor } from '../src/evaluation/adversarial-training.ts';
 import { buildModel, createModel } from '../src/models/model.ts';
 import { trainEpoch } from '../src/models/train-loop.ts';
 
@@ -18,7 +16,7 @@ export interface TrainCase {
   model: 'small-cnn' | 'resnet18';
   size: number;
   batch: number;
-  method: 'standard' | 'pgd-7' | 'fast';
+  method: 'standard' | 'pgd-7' | 'fast' | 'trades';
   batches: number;
   repeats: number;
 }
@@ -41,7 +39,9 @@ const data = {
 const settings: AdversarialTrainingSettings | undefined =
   spec.method === 'standard'
     ? undefined
-    : { method: spec.method === 'fast' ? 'fast' : 'pgd', epsilon: 2 / 255, steps: 7, warmupEpochs: 0 };
+    : spec.method === 'trades'
+      ? { method: 'trades', epsilon: 2 / 255, steps: 10, warmupEpochs: 0, beta: 6 }
+      : { method: spec.method === 'fast' ? 'fast' : 'pgd', epsilon: 2 / 255, steps: 7, warmupEpochs: 0 };
 
 let result: Record<string, unknown>;
 try {
@@ -54,8 +54,7 @@ try {
       ...(settings === undefined
         ? {}
         : {
-            adversary: (x, labels, batch) =>
-              adversarialBatch(classifier, x, labels, settings, settings.epsilon, index * 1000 + batch),
+            adversary: adversaryFor(classifier, settings, settings.epsilon, (batch) => index * 1000 + batch),
           }),
     });
   epoch(1);

@@ -1,9 +1,10 @@
 /**
  * `npm run bench -- train [--json] [--quick]`: training throughput (images per second, batch 64,
- * 28 px) of standard training, PGD-7 adversarial training and fast FGSM training, for the small CNN
+ * 28 px) of standard training, PGD-7 adversarial training, fast FGSM training and TRADES, for the small CNN
  * and ResNet-18, on the wasm engine and on the torch engine where it loads. Standard training of
  * the same engine and model is the baseline in the same run: the "vs standard" column is the
- * slowdown adversarial training costs (PGD-7 needs 7 input gradients per step, fast 1). Each case
+ * slowdown adversarial training costs (PGD-7 needs 7 input gradients per step, fast 1, TRADES-10
+ * 10 plus a second forward and backward pass in the step). Each case
  * runs in a fresh process.
  */
 import { nativeEngineStatus } from '../src/engine/load-engine.ts';
@@ -21,7 +22,7 @@ export async function trainBenchmark(argv: readonly string[]): Promise<void> {
   const cases: TrainCase[] = [];
   for (const engine of engines)
     for (const model of models)
-      for (const method of ['standard', 'pgd-7', 'fast'] as const)
+      for (const method of ['standard', 'pgd-7', 'fast', 'trades'] as const)
         cases.push({
           engine,
           model,

@@ -739,10 +739,14 @@ describe('medrobust serve', () => {
       expect(missing.stderr).toMatch(/nope: no such model directory[\s\S]*fix: pass a directory written by/);
       const empty = await cli('serve', '--model', join(root, 'nope'), '--detectors', root, '--port', '0');
       expect(empty.code).toBe(4);
-      expect(empty.stderr).toMatch(/holds no detector \(no detector\.json[\s\S]*fix: pass a folder written by `medrobust detect/);
+      expect(empty.stderr).toMatch(
+        /holds no detector \(no detector\.json[\s\S]*fix: pass a folder written by `medrobust detect/,
+      );
       const limit = await cli('serve', '--model', root, '--max-upload', '12 parsecs');
       expect(limit.code).toBe(2);
-      expect(limit.stderr).toMatch(/--max-upload: "12 parsecs" is not a size[\s\S]*fix: give bytes or a size with a unit/);
+      expect(limit.stderr).toMatch(
+        /--max-upload: "12 parsecs" is not a size[\s\S]*fix: give bytes or a size with a unit/,
+      );
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -1,7 +1,8 @@
 /**
  * Adversarial training end to end (issue 11): on chest X-ray phantoms, PGD adversarial training
  * (Madry et al. 2018) with the same seed, data and epochs as standard training keeps clean accuracy
- * and raises accuracy under PGD at the training ε by a clear margin; fast training (Wong et al.
+ * and raises accuracy under PGD at the training ε by a clear margin, and so does TRADES (Zhang et al.
+ * 2019); fast training (Wong et al.
  * 2020) runs and reports its held-out PGD/FGSM probe each epoch; bad flag combinations are refused.
  * Calibration (wasm, this machine): standard 96 % clean / 41 % under PGD-20 at 4/255, PGD-AT 96 % / 63 %.
  */
@@ -81,25 +82,33 @@ describe('medrobust train --adversarial', () => {
     return { clean: Number(clean) / 100, robust: Number(robust) / 100 };
   }
 
-  it('PGD adversarial training raises accuracy under PGD over standard training', async () => {
+  it('PGD adversarial training and TRADES raise accuracy under PGD over standard training', async () => {
     const standard = join(root, 'standard');
     const hardened = join(root, 'pgd');
-    const [plain, adversarial] = await Promise.all([
+    const trades = join(root, 'trades');
+    const [plain, adversarial, traded] = await Promise.all([
       train(standard),
       train(hardened, '--adversarial', 'pgd', '--eps', '4/255', '--steps', '3'),
+      train(trades, '--adversarial', 'trades', '--eps', '4/255', '--steps', '3', '--beta', '6'),
     ]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(adversarial.code, adversarial.stderr).toBe(0);
+    expect(traded.code, traded.stderr).toBe(0);
     expect(adversarial.stdout).toMatch(/ε 4\/255, held-out PGD-10 \d+\.\d% FGSM \d+\.\d%/);
     const before = await accuracies(standard, join(root, 'attack-standard'));
     const after = await accuracies(hardened, join(root, 'attack-pgd'));
+    const afterTrades = await accuracies(trades, join(root, 'attack-trades'));
     expect(after.clean).toBeGreaterThan(0.85);
     expect(after.robust - before.robust).toBeGreaterThan(0.12);
+    expect(afterTrades.clean).toBeGreaterThan(0.85);
+    expect(afterTrades.robust - before.robust).toBeGreaterThan(0.12);
+    const manifest = JSON.parse(await readFile(join(trades, 'model.json'), 'utf8'));
+    expect(JSON.stringify(manifest.training)).toMatch(/"method":"trades".*"beta":6/);
     const log = (await readFile(join(hardened, 'train-log.jsonl'), 'utf8')).trim().split('\n');
     const first = JSON.parse(log[0] ?? '{}') as { epsilon: number; probe: { pgdAccuracy: number } };
     expect(first.epsilon).toBeCloseTo(4 / 255, 12);
     expect(first.probe.pgdAccuracy).toBeGreaterThanOrEqual(0);
-  }, 180_000);
+  }, 240_000);
 
   it('fast training warms ε up and probes every epoch', async () => {
     const out = join(root, 'fast');
@@ -133,13 +142,18 @@ describe('medrobust train --adversarial', () => {
     const out = join(root, 'refused');
     const noMethod = await train(out, '--eps', '2/255');
     expect(noMethod.code).toBe(2);
-    expect(noMethod.stderr).toMatch(/--eps and --steps are settings of adversarial training[\s\S]*fix:/);
+    expect(noMethod.stderr).toMatch(/--eps, --steps and --beta are settings of adversarial training[\s\S]*fix:/);
     const noEpsilon = await train(out, '--adversarial', 'pgd');
     expect(noEpsilon.code).toBe(2);
     expect(noEpsilon.stderr).toMatch(/needs an ε > 0[\s\S]*fix: .*--eps 2\/255/);
     const fastSteps = await train(out, '--adversarial', 'fast', '--eps', '2/255', '--steps', '5');
     expect(fastSteps.code).toBe(2);
     expect(fastSteps.stderr).toMatch(/fast takes one FGSM step/);
+    const betaWithoutTrades = await train(out, '--adversarial', 'pgd', '--eps', '2/255', '--beta', '6');
+    expect(betaWithoutTrades.code).toBe(2);
+    expect(betaWithoutTrades.stderr).toMatch(
+      /--beta weighs TRADES' robust term[\s\S]*fix: use --adversarial trades/,
+    );
     const unknown = await train(out, '--adversarial', 'madry', '--eps', '2/255');
     expect(unknown.code).toBe(2);
   });

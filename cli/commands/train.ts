@@ -6,7 +6,11 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { SingleBar } from 'cli-progress';
 import { formatEpsilon } from '../../src/core/epsilon.ts';
 import { MedrobustError } from '../../src/core/errors.ts';
-import { adversarialMethods, defaultSteps } from '../../src/evaluation/adversarial-training.ts';
+import {
+  adversarialMethods,
+  defaultSteps,
+  defaultTradesBeta,
+} from '../../src/evaluation/adversarial-training.ts';
 import { architectureNames } from '../../src/models/architecture.ts';
 import type { AdversarialRecipe } from '../../src/node/training-run.ts';
 import { type EpochRecord, trainRun } from '../../src/node/training-run.ts';
@@ -19,6 +23,7 @@ interface AdversarialOptions {
   readonly adversarial?: (typeof adversarialMethods)[number];
   readonly eps?: number;
   readonly steps?: number;
+  readonly beta?: number;
   readonly warmup: number;
   readonly onOverfitting: 'stop' | 'warn';
 }
@@ -26,10 +31,14 @@ interface AdversarialOptions {
 /** The recipe's adversarial part, checked: --eps needs --adversarial and the reverse. */
 function adversarialRecipe(options: AdversarialOptions): { adversarial?: AdversarialRecipe } {
   if (options.adversarial === undefined) {
-    if (options.eps !== undefined || options.steps !== undefined) {
-      throw new MedrobustError('invalid-argument', '--eps and --steps are settings of adversarial training', {
-        hint: 'add --adversarial pgd (or fast), e.g. --adversarial pgd --eps 2/255 --steps 7',
-      });
+    if (options.eps !== undefined || options.steps !== undefined || options.beta !== undefined) {
+      throw new MedrobustError(
+        'invalid-argument',
+        '--eps, --steps and --beta are settings of adversarial training',
+        {
+          hint: 'add --adversarial pgd (or fast, or trades), e.g. --adversarial pgd --eps 2/255 --steps 7',
+        },
+      );
     }
     return {};
   }
@@ -41,9 +50,18 @@ function adversarialRecipe(options: AdversarialOptions): { adversarial?: Adversa
   if (options.adversarial === 'fast' && options.steps !== undefined && options.steps !== 1) {
     throw new MedrobustError(
       'invalid-argument',
-      '--adversarial fast takes one FGSM step; --steps is for pgd',
+      '--adversarial fast takes one FGSM step; --steps is for pgd and trades',
       {
         hint: 'drop --steps, or use --adversarial pgd --steps N',
+      },
+    );
+  }
+  if (options.beta !== undefined && options.adversarial !== 'trades') {
+    throw new MedrobustError(
+      'invalid-argument',
+      `--beta weighs TRADES' robust term; --adversarial is ${options.adversarial}`,
+      {
+        hint: 'use --adversarial trades --beta 6, or drop --beta',
       },
     );
   }
@@ -53,6 +71,7 @@ function adversarialRecipe(options: AdversarialOptions): { adversarial?: Adversa
       epsilon: options.eps,
       steps: options.steps ?? defaultSteps[options.adversarial],
       warmupEpochs: options.warmup,
+      ...(options.adversarial === 'trades' ? { beta: options.beta ?? defaultTradesBeta } : {}),
       onCatastrophicOverfitting: options.onOverfitting,
     },
   };
@@ -107,14 +126,19 @@ export function trainCommand(): Command {
     .addOption(
       new Option(
         '--adversarial <method>',
-        'adversarial training: pgd (Madry et al. 2018) or fast (FGSM with a random start, Wong et al. 2020)',
+        'adversarial training: pgd (Madry et al. 2018), trades (Zhang et al. 2019) or fast (FGSM with a random start, Wong et al. 2020)',
       ).argParser(parseChoice('--adversarial', adversarialMethods)),
     )
     .option('--eps <ε>', 'adversarial training ε (L∞, e.g. 2/255)', parseEpsilon)
     .option(
       '--steps <n>',
-      'PGD steps of adversarial training (default 7; fast takes 1)',
+      'attack steps of adversarial training (default: pgd 7, trades 10; fast takes 1)',
       parseInteger('--steps', 1, 1000),
+    )
+    .option(
+      '--beta <weight>',
+      "TRADES' weight of the robust KL term (default 6)",
+      parsePositiveNumber('--beta'),
     )
     .option(
       '--warmup <epochs>',

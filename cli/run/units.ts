@@ -12,7 +12,7 @@ import type { ImageSet } from '../../src/data/image-set.ts';
 import { imageBatch, selectImages } from '../../src/data/transforms.ts';
 import type { Engine } from '../../src/engine/contracts.ts';
 import { loadEngine } from '../../src/engine/load-engine.ts';
-import { defaultSteps } from '../../src/evaluation/adversarial-training.ts';
+import { defaultSteps, defaultTradesBeta } from '../../src/evaluation/adversarial-training.ts';
 import { flagDocs, gradientHealthFlags } from '../../src/evaluation/checks.ts';
 import type {
   Experiment,
@@ -196,6 +196,9 @@ async function runModel(context: RunContext, unit: ModelUnit, progress: UnitProg
               epsilon: settings.adversarial.epsilon,
               steps: settings.adversarial.steps ?? defaultSteps[settings.adversarial.method],
               warmupEpochs: settings.adversarial.warmup,
+              ...(settings.adversarial.method === 'trades'
+                ? { beta: settings.adversarial.beta ?? defaultTradesBeta }
+                : {}),
               onCatastrophicOverfitting: settings.adversarial.onOverfitting,
             },
           }),

@@ -90,6 +90,13 @@ export interface TrainingBatch {
   readonly labels: Tensor1D | Tensor2D;
   /** Per-class loss weights (PyTorch `CrossEntropyLoss(weight=...)` semantics: a weighted mean). */
   readonly classWeights?: readonly number[];
+  /**
+   * TRADES (Zhang et al., ICML 2019): adds β · mean over the batch of KL(p(x) ‖ p(x′)), the
+   * adversarial twins x′ passed through the network in training mode after x (batch norm statistics
+   * of each pass, running statistics updated by both, as the reference implementation does). The
+   * gradient flows through both passes. Single-label tasks only.
+   */
+  readonly trades?: { readonly adversarial: Tensor4D; readonly beta: number };
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   adversarialBatch,
   catastrophicOverfitting,
   epsilonAt,
+  tradesBatch,
 } from './adversarial-training.ts';
 
 const pgd: AdversarialTrainingSettings = { method: 'pgd', epsilon: 8 / 255, steps: 3, warmupEpochs: 4 };
@@ -73,6 +74,42 @@ describe('adversarialBatch', () => {
       tf.dispose([first, again, other]);
     }
     const zero = adversarialBatch(classifier, x, labels, pgd, 0, 1);
+    expect(Array.from(zero.dataSync())).toEqual(Array.from(x.dataSync()));
+    zero.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it('TRADES twins stay in the ε-ball and [0, 1], are seeded, raise KL(p(x) ‖ p(x′)), and leak nothing', () => {
+    const { classifier } = tinyModel(engine, {
+      arch: 'small-cnn',
+      classes: 2,
+      channels: 1,
+      size: 16,
+      width: 0.25,
+    });
+    const x = images(8, 16, 1);
+    const before = tf.memory().numTensors;
+    const divergence = (twins: tf.Tensor4D) =>
+      tf.tidy(() => {
+        const p = tf.logSoftmax(classifier.predict(x).logits);
+        const q = tf.logSoftmax(classifier.predict(twins).logits);
+        return tf.sum(tf.mul(tf.exp(p), tf.sub(p, q))).dataSync()[0] ?? 0;
+      });
+    const first = tradesBatch(classifier, x, 8 / 255, 5, 3);
+    const again = tradesBatch(classifier, x, 8 / 255, 5, 3);
+    const other = tradesBatch(classifier, x, 8 / 255, 5, 4);
+    const start = tradesBatch(classifier, x, 8 / 255, 0, 3); // the 0.001·N(0, 1) start alone
+    const distance = tf.tidy(() => tf.max(tf.abs(tf.sub(first, x))).dataSync()[0] ?? 0);
+    expect(distance).toBeLessThanOrEqual(8 / 255 + 1e-6);
+    expect(distance).toBeGreaterThan(4 / 255);
+    expect(tf.tidy(() => tf.min(first).dataSync()[0] ?? -1)).toBeGreaterThanOrEqual(0);
+    expect(tf.tidy(() => tf.max(first).dataSync()[0] ?? 2)).toBeLessThanOrEqual(1);
+    expect(Array.from(again.dataSync())).toEqual(Array.from(first.dataSync()));
+    expect(Array.from(other.dataSync())).not.toEqual(Array.from(first.dataSync()));
+    expect(divergence(first)).toBeGreaterThan(10 * divergence(start));
+    tf.dispose([first, again, other, start]);
+    const zero = tradesBatch(classifier, x, 0, 5, 1);
     expect(Array.from(zero.dataSync())).toEqual(Array.from(x.dataSync()));
     zero.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -59,9 +59,16 @@ export interface EpochOptions {
   readonly augment?: AugmentationSettings;
   /**
    * Replaces each (augmented) batch before the step, e.g. by adversarial images of the current
-   * model (adversarial training); returns a new tensor. Batch index is 0-based within the epoch.
+   * model (adversarial training), or adds TRADES twins to it; returns new tensors. Batch index is
+   * 0-based within the epoch.
    */
-  readonly adversary?: (x: tf.Tensor4D, labels: Int32Array, batchIndex: number) => tf.Tensor4D;
+  readonly adversary?: (x: tf.Tensor4D, labels: Int32Array, batchIndex: number) => AdversarialInput;
+}
+
+/** What an adversary makes of a batch: the images to train on and, for TRADES, their twins. */
+export interface AdversarialInput {
+  readonly x: tf.Tensor4D;
+  readonly trades?: { readonly adversarial: tf.Tensor4D; readonly beta: number };
 }
 
 /** One epoch: shuffle (seeded by seed and epoch), then one train step per batch. */
@@ -101,7 +108,7 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
         ? raw
         : augmentBatch(raw, options.augment, epochSeed(options.seed, options.epoch) ^ (start + 1));
     if (x !== raw) raw.dispose();
-    let input = x;
+    let input: AdversarialInput = { x };
     if (options.adversary !== undefined) {
       if (perImage !== 1) {
         x.dispose();
@@ -122,7 +129,8 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
     try {
       const { loss } = network.trainStep(
         {
-          x: input,
+          x: input.x,
+          ...(input.trades === undefined ? {} : { trades: input.trades }),
           labels: y,
           ...(options.classWeights === undefined || perImage > 1
             ? {}
@@ -132,7 +140,7 @@ export function trainEpoch(network: Network, data: TrainingSet, options: EpochOp
       );
       lossSum += loss * size;
     } finally {
-      tf.dispose([input, y]);
+      tf.dispose([input.x, ...(input.trades === undefined ? [] : [input.trades.adversarial]), y]);
     }
   }
   return { epoch: options.epoch, meanLoss: lossSum / count, seconds: (performance.now() - started) / 1000 };

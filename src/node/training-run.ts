@@ -19,7 +19,7 @@ import type { Engine, OptimiserSettings, TrainingState } from '../engine/contrac
 import type { HostTensor } from '../engine/weights.ts';
 import {
   type AdversarialTrainingSettings,
-  adversarialBatch,
+  adversaryFor,
   catastrophicOverfitting,
   epsilonAt,
   type OverfittingProbe,
@@ -293,15 +293,12 @@ export async function trainRun(
       ...(adversarial === undefined || epsilon === undefined
         ? {}
         : {
-            adversary: (x, labels, batchIndex) =>
-              adversarialBatch(
-                model.classifier,
-                x,
-                labels,
-                adversarial,
-                epsilon,
-                epochSeed(recipe.seed, epoch) ^ (batchIndex * 2654435761),
-              ),
+            adversary: adversaryFor(
+              model.classifier,
+              adversarial,
+              epsilon,
+              (batchIndex) => epochSeed(recipe.seed, epoch) ^ (batchIndex * 2654435761),
+            ),
           }),
     });
     const evaluation = evaluateClassifier(model.classifier, validation, recipe.batchSize);

@@ -59,6 +59,8 @@ export interface AddonNetwork {
     classWeights: readonly number[] | null,
     optimiser: AddonOptimiserSettings,
     seed: number,
+    /** TRADES: the adversarial twins (NHWC, same shape as x) and β, or null. */
+    trades: { readonly adversarial: Float32Array; readonly beta: number } | null,
   ): number;
   exportWeights(): AddonWeight[];
   exportOptimiser(): AddonOptimiserState | null;

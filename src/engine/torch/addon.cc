@@ -403,7 +403,8 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
     return trainable;
   }
 
-  // trainStep(x, shape, labels: Float32Array, labelShape, classWeights: number[] | null, optimiser, seed) → loss
+  // trainStep(x, shape, labels: Float32Array, labelShape, classWeights: number[] | null, optimiser, seed,
+  //           trades: {adversarial: Float32Array, beta} | null) → loss
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckAlive(env);
@@ -432,6 +433,16 @@ class TorchNetwork : public Napi::ObjectWrap<TorchNetwork> {
             weight = torch::tensor(std::vector<float>(weights.begin(), weights.end()));
           }
           loss = torch::nll_loss(torch::log_softmax(logits, 1), labels.to(torch::kLong), weight);
+          // TRADES (Zhang et al. 2019): + β · mean KL(p(x) ‖ p(x′)), x′ through a second training-mode pass.
+          if (info.Length() > 7 && info[7].IsObject()) {
+            Napi::Object trades = info[7].As<Napi::Object>();
+            torch::Tensor twin = fromFloat32(env, trades.Get("adversarial"), getShape(info[1])).permute({0, 3, 1, 2}).contiguous();
+            double beta = trades.Get("beta").As<Napi::Number>().DoubleValue();
+            torch::Tensor twinLogits = Run(twin, true, &counters, {output_}).at(output_);
+            torch::Tensor logNatural = torch::log_softmax(logits, 1);
+            torch::Tensor divergence = (logNatural.exp() * (logNatural - torch::log_softmax(twinLogits, 1))).sum(1).mean();
+            loss = loss + beta * divergence;
+          }
         }
         gradients = torch::autograd::grad({loss}, leaves);
         for (auto& counter : counters) {

@@ -161,6 +161,9 @@ export class TorchNetwork implements Network {
       batch.classWeights === undefined ? null : [...batch.classWeights],
       settingsFor(optimiser),
       this.steps++,
+      batch.trades === undefined
+        ? null
+        : { adversarial: hostData(batch.trades.adversarial), beta: batch.trades.beta },
     );
     return { loss };
   }

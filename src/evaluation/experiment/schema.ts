@@ -87,12 +87,14 @@ export const trainSchema = z
     patience: z.number().int().min(0).default(0),
     /** The training seed (default: the experiment's); an independent second model needs its own. */
     seed: z.number().int().min(0).optional(),
-    /** Adversarial training (PGD, Madry et al. 2018; fast FGSM, Wong et al. 2020). */
+    /** Adversarial training (PGD, Madry et al. 2018; TRADES, Zhang et al. 2019; fast FGSM, Wong et al. 2020). */
     adversarial: z
       .object({
         method: z.enum(adversarialMethods),
         epsilon,
         steps: z.number().int().min(1).max(1000).optional(),
+        /** TRADES' weight of the robust term (default 6). */
+        beta: z.number().positive().optional(),
         warmup: z.number().int().min(0).default(0),
         onOverfitting: z.enum(['stop', 'warn']).default('stop'),
       })
