@@ -142,7 +142,9 @@ describe('medrobust train --adversarial', () => {
     const out = join(root, 'refused');
     const noMethod = await train(out, '--eps', '2/255');
     expect(noMethod.code).toBe(2);
-    expect(noMethod.stderr).toMatch(/--eps, --steps and --beta are settings of adversarial training[\s\S]*fix:/);
+    expect(noMethod.stderr).toMatch(
+      /--eps, --steps and --beta are settings of adversarial training[\s\S]*fix:/,
+    );
     const noEpsilon = await train(out, '--adversarial', 'pgd');
     expect(noEpsilon.code).toBe(2);
     expect(noEpsilon.stderr).toMatch(/needs an ε > 0[\s\S]*fix: .*--eps 2\/255/);
