@@ -158,6 +158,22 @@ function stateFromBytes(bytes: Uint8Array, source: string): TrainingState {
   };
 }
 
+/**
+ * Whether an epoch's model replaces the kept one: a better validation AUC, except from the epoch
+ * where catastrophic overfitting was detected on, when the action is to stop (that model has lost its
+ * robustness; the kept one is the best before it).
+ */
+export function countsAsBest(
+  auc: number,
+  bestAuc: number,
+  epoch: number,
+  overfittingEpoch: number | undefined,
+  action: 'stop' | 'warn' | undefined,
+): boolean {
+  if (action === 'stop' && overfittingEpoch !== undefined && epoch >= overfittingEpoch) return false;
+  return auc > bestAuc;
+}
+
 export async function trainRun(
   engine: Engine,
   recipe: TrainRecipe,
@@ -322,7 +338,13 @@ export async function trainRun(
       seconds: report.seconds,
       ...adversarialRecord,
     };
-    const best = evaluation.auc > progress.bestAuc;
+    const best = countsAsBest(
+      evaluation.auc,
+      progress.bestAuc,
+      epoch,
+      catastrophicOverfittingEpoch,
+      adversarial?.onCatastrophicOverfitting,
+    );
     progress = {
       recipeHash,
       epoch,
