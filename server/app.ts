@@ -418,8 +418,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get<{ Params: { name: string; file: string } }>('/runs/:name/:file', async (request, reply) => {
     const { name, file } = request.params;
     const type = reportFiles[file];
-    const listed = runs === undefined ? [] : (await listRuns(runs)).map((run) => run.name);
-    if (runs === undefined || type === undefined || !listed.includes(name)) {
+    // A run is listed when it is a plainly named sub-folder holding a report.json (listRuns' rule);
+    // checked here without reading every run's report.
+    const listed =
+      runs !== undefined && /^[\w.-]+$/.test(name) && existsSync(join(runs, name, 'report.json'));
+    if (runs === undefined || type === undefined || !listed) {
       throw new MedrobustError('not-found', `no report ${name}/${file}`, {
         hint: 'GET /v1/runs lists the runs; each has report.html, report.json and report.md',
       });
