@@ -236,15 +236,16 @@ export async function runStudy(
       ),
     ),
   );
-  const firstEpsilon = settings.epsilons[0] ?? 0;
+  // The largest ε of the list separates the models most (the first is often too small to move any).
+  const summaryEpsilon = Math.max(0, ...settings.epsilons);
   const summary = done.flatMap((result) => [
     { model: result.name, measure: 'clean accuracy (%)', value: 100 * result.cleanAccuracy },
     ...settings.attacks.map((attack) => ({
       model: result.name,
-      measure: `${attack} ε=${formatEpsilon(firstEpsilon)} accuracy (%)`,
+      measure: `${attack} ε=${formatEpsilon(summaryEpsilon)} accuracy (%)`,
       value:
         100 *
-        (result.accuracy.find((entry) => entry.attack === attack && entry.epsilon === firstEpsilon)
+        (result.accuracy.find((entry) => entry.attack === attack && entry.epsilon === summaryEpsilon)
           ?.accuracy ?? Number.NaN),
     })),
     { model: result.name, measure: `sharpness within ${settings.radius}/255`, value: result.sharpness },
