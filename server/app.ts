@@ -192,13 +192,22 @@ function predictionBody(prediction: Prediction, image: Float32Array, model: Mode
   };
 }
 
+/**
+ * The report.json of run NAME in the runs folder, when NAME is a plain folder name (letters, digits,
+ * `_`, `.`, `-`; not `.` or `..`) holding one: the rule for a run to be listed and served.
+ */
+function runReportPath(directory: string, name: string): string | undefined {
+  if (!/^[\w.-]+$/.test(name) || /^\.+$/.test(name)) return undefined;
+  const path = join(directory, name, 'report.json');
+  return existsSync(path) ? path : undefined;
+}
+
 async function listRuns(directory: string) {
   const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
   const runs = [];
   for (const entry of entries) {
-    if (!entry.isDirectory() || !/^[\w.-]+$/.test(entry.name)) continue;
-    const reportPath = join(directory, entry.name, 'report.json');
-    if (!existsSync(reportPath)) continue;
+    const reportPath = entry.isDirectory() ? runReportPath(directory, entry.name) : undefined;
+    if (reportPath === undefined) continue;
     try {
       const report = JSON.parse(await readFile(reportPath, 'utf8'));
       const modified = (await stat(reportPath)).mtime.toISOString();
@@ -418,11 +427,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get<{ Params: { name: string; file: string } }>('/runs/:name/:file', async (request, reply) => {
     const { name, file } = request.params;
     const type = reportFiles[file];
-    // A run is listed when it is a plainly named sub-folder holding a report.json (listRuns' rule);
-    // checked here without reading every run's report.
-    const listed =
-      runs !== undefined && /^[\w.-]+$/.test(name) && existsSync(join(runs, name, 'report.json'));
-    if (runs === undefined || type === undefined || !listed) {
+    if (runs === undefined || type === undefined || runReportPath(runs, name) === undefined) {
       throw new MedrobustError('not-found', `no report ${name}/${file}`, {
         hint: 'GET /v1/runs lists the runs; each has report.html, report.json and report.md',
       });

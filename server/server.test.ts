@@ -127,6 +127,8 @@ beforeAll(async () => {
   );
   await writeFile(join(runs, 'first-run', 'report.html'), '<!doctype html><title>report</title>');
   await writeFile(join(runs, 'first-run', 'run.sqlite'), 'not for the web');
+  // A report one level above the runs folder: reachable only through a '..' run name.
+  await writeFile(join(root, 'report.json'), '{"name": "medrobust", "not for the web": true}');
   app = await buildServer({
     pool,
     allowAttacks: true,
@@ -556,6 +558,8 @@ describe('the API', () => {
       '/runs/first-run/run.sqlite',
       '/runs/..%2F..%2F..%2Fetc/passwd',
       '/runs/first-run/..%2F..%2Fmodel%2Fmodel.json',
+      '/runs/%2E%2E/report.json',
+      '/runs/./report.json',
       '/v1/examples/99.png',
       '/v1/examples/..%2Fmodel.json',
       '/..%2Fpackage.json',
