@@ -331,7 +331,6 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
           };
           summary.ran++;
           progress.endUnit(`${label}: done in ${seconds.toFixed(1)} s`);
-          logger.info({ event: 'unit-done', unit: unit.id, seconds }, 'unit done');
         } catch (error) {
           const seconds = (performance.now() - unitStart) / 1000;
           const message = describeError(error);
@@ -350,9 +349,12 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
           summary.failed++;
           progress.endUnit(`${label}: FAILED`);
           progress.line(`medrobust: ${unit.id} failed: ${message}`);
-          logger.error({ event: 'unit-failed', unit: unit.id, error: message }, 'unit failed');
         }
+        // The store first, then the log: a 'unit-done' line always names a unit the store keeps.
         store.put(record);
+        if (record.status === 'done')
+          logger.info({ event: 'unit-done', unit: unit.id, seconds: record.seconds }, 'unit done');
+        else logger.error({ event: 'unit-failed', unit: unit.id, error: record.error }, 'unit failed');
       }
     } finally {
       progress.stop();
