@@ -1,8 +1,9 @@
 /**
  * The options every command that reads a dataset shares: how to read image folders and CSV-labelled
- * folders (the array formats ignore them).
+ * folders (the array formats ignore those), and transforms for any format (resize, grey, hold-out).
  */
 import type { Command, OptionValues } from '@commander-js/extra-typings';
+import { MedrobustError } from '../src/core/errors.ts';
 import type { DatasetOptions } from '../src/node/datasets.ts';
 import { parseChoice, parseInteger, parseList } from './parse.ts';
 
@@ -36,7 +37,29 @@ export function withDatasetOptions<
       '--resize <pixels>',
       'any format: resize images to this side after reading (bilinear; e.g. 28-px MedMNIST to 224)',
       parseInteger('--resize', 8, 1024),
+    )
+    .option('--grey', 'any format: convert RGB images to grey (BT.601 luminance)')
+    .option(
+      '--hold-out <fraction>',
+      'a dataset with one split only (e.g. CIFAR-10 test): test on this stratified fraction, train on the rest',
+      parseFraction('--hold-out'),
     );
+}
+
+function parseFraction(option: string) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!(number > 0 && number < 1)) {
+      throw new MedrobustError(
+        'invalid-argument',
+        `${option} must be a fraction between 0 and 1, got "${value}"`,
+        {
+          hint: `for example ${option} 0.2`,
+        },
+      );
+    }
+    return number;
+  };
 }
 
 export function datasetOptionsFrom(options: {
@@ -47,6 +70,8 @@ export function datasetOptionsFrom(options: {
   classes?: string[];
   strict?: boolean;
   resize?: number;
+  grey?: boolean;
+  holdOut?: number;
 }): DatasetOptions {
   return {
     ...(options.imageSize === undefined ? {} : { imageSize: options.imageSize }),
@@ -56,5 +81,7 @@ export function datasetOptionsFrom(options: {
     ...(options.classes === undefined ? {} : { classes: options.classes }),
     ...(options.strict === true ? { strict: true } : {}),
     ...(options.resize === undefined ? {} : { resize: options.resize }),
+    ...(options.grey === true ? { grey: true } : {}),
+    ...(options.holdOut === undefined ? {} : { holdOut: options.holdOut }),
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readNpz } from '../src/data/npz.ts';
-import { breastPath, hasSharedData } from '../test/support/data.ts';
+import { breastPath, cifarPath, hasSharedData } from '../test/support/data.ts';
 import { main } from './main.ts';
 
 const run = promisify(execFile);
@@ -667,7 +667,7 @@ describe('medrobust model', () => {
         'analyze',
         'natural',
         '--data',
-        `${breastPath},phantom:chest-xray:28`,
+        `${breastPath},phantom:chest-xray:28,${cifarPath}`,
         '--arch',
         'small-cnn',
         '--width',
@@ -676,12 +676,22 @@ describe('medrobust model', () => {
         '--out',
         natural,
       );
-      expect(both.code).toBe(0);
+      expect(both.code, both.stderr).toBe(0);
       const members = JSON.parse(await readFile(join(natural, 'study.json'), 'utf8')).members;
       expect(members.map((member: { name: string }) => member.name)).toEqual([
         'breastmnist',
         'phantom:chest-xray:28',
+        'cifar10_test',
       ]);
+      // CIFAR-10 test (32-px RGB, no train split) is matched to BreastMNIST: grey, 28 px, a
+      // stratified 20 % held out for measuring.
+      expect(both.stderr).toMatch(/cifar10_test: no train split; training on a stratified 80 %/);
+      expect(both.stderr).toMatch(/cifar10_test: 32×32 px resized to 28×28/);
+      const cifarModel = JSON.parse(
+        await readFile(join(natural, 'models', 'cifar10_test', 'model.json'), 'utf8'),
+      );
+      expect(cifarModel.inputShape).toEqual([28, 28, 1]);
+      expect(members[2].classes).toHaveLength(10);
       const bad = await cli('analyze', 'capacity', '--data', breastPath, '--models', 'resnet9', '--out', out);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/'resnet9' is not ARCH or ARCH@WIDTH/);

@@ -94,6 +94,8 @@ interface SubjectCommandOptions {
   classes?: string[];
   strict?: boolean;
   resize?: number;
+  grey?: boolean;
+  holdOut?: number;
 }
 
 /** What every model-reading kind does around its analysis: required flags, engine, model and images, report, dispose. */

@@ -80,6 +80,8 @@ export function datasetOptionsOf(context: RunContext, dataset: ExperimentDataset
     ...(dataset.preset === undefined ? {} : { preset: dataset.preset }),
     ...(dataset.classes === undefined ? {} : { classes: dataset.classes }),
     ...(dataset.resize === undefined ? {} : { resize: dataset.resize }),
+    ...(dataset.grey === true ? { grey: true } : {}),
+    ...(dataset.holdOut === undefined ? {} : { holdOut: dataset.holdOut }),
   };
 }
 

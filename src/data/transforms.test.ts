@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ImageSet } from './image-set.ts';
-import { keepClasses, resizeImages } from './transforms.ts';
+import { keepClasses, resizeImages, toGrey } from './transforms.ts';
 
 function set(images: number[], shape: [number, number, number, number], masks?: number[]): ImageSet {
   return {
@@ -73,5 +73,27 @@ describe('keepClasses', () => {
   it('names unknown classes and lists the real ones', () => {
     expect(() => keepClasses(four, ['a', 'x'])).toThrow(/no class 'x'/);
     expect(() => keepClasses(four, ['a'])).toThrow(/two or more different classes/);
+  });
+});
+
+describe('toGrey', () => {
+  it('takes BT.601 luminance of RGB and leaves grey sets as they are', () => {
+    // Hand-computed: (200, 100, 50)/255 → (0.299·200 + 0.587·100 + 0.114·50)/255 = 124.2/255 (PIL's
+    // convert('L') gives 124 from the integer form of the same weights); pure red, green, blue give
+    // the weights themselves, white stays 1.
+    const rgb = set(
+      [200 / 255, 100 / 255, 50 / 255, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0],
+      [1, 2, 3, 3],
+    );
+    const grey = toGrey(rgb);
+    expect(grey.shape).toEqual([1, 2, 3, 1]);
+    const expected = [124.2 / 255, 0.299, 0.587, 0.114, 1, 0];
+    Array.from(grey.images).forEach((value, index) => {
+      expect(value).toBeCloseTo(expected[index] ?? Number.NaN, 6);
+    });
+    expect(grey.labels).toBe(rgb.labels);
+    const already = set([0.5, 0.25], [1, 1, 2, 1]);
+    expect(toGrey(already)).toBe(already);
+    expect(() => toGrey(set(new Array(8).fill(0), [1, 1, 2, 4]))).toThrowError(/4-channel/);
   });
 });

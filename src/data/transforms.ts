@@ -121,6 +121,30 @@ export function stratifiedSplit(set: ImageSet, fraction: number, seed: number): 
 }
 
 /**
+ * RGB images as grey, luminance with the ITU-R BT.601 weights Y = 0.299 R + 0.587 G + 0.114 B (what
+ * PIL's `convert('L')` and torchvision's `Grayscale` use), so natural RGB sets can be measured at
+ * the channel count of grey medical ones. Grey sets come back unchanged.
+ */
+export function toGrey(set: ImageSet): ImageSet {
+  const [count, height, width, channels] = set.shape;
+  if (channels === 1) return set;
+  if (channels !== 3) {
+    throw new MedrobustError('invalid-data', `cannot convert ${channels}-channel images to grey`, {
+      hint: 'grey conversion takes RGB images (3 channels)',
+    });
+  }
+  const pixels = count * height * width;
+  const images = new Float32Array(pixels);
+  for (let pixel = 0; pixel < pixels; pixel++) {
+    const red = set.images[3 * pixel] ?? 0;
+    const green = set.images[3 * pixel + 1] ?? 0;
+    const blue = set.images[3 * pixel + 2] ?? 0;
+    images[pixel] = Math.min(1, 0.299 * red + 0.587 * green + 0.114 * blue);
+  }
+  return { ...set, images, shape: [count, height, width, 1] };
+}
+
+/**
  * Every image resized to size × size, bilinear with half-pixel centres (PyTorch's
  * `F.interpolate(mode='bilinear', align_corners=False)`), in chunks so only one chunk is ever held
  * twice. Masks follow with nearest-neighbour resampling (half-pixel centres: PyTorch's 'nearest-exact').

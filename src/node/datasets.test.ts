@@ -2,14 +2,24 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'fflate';
+import { gzipSync, zipSync } from 'fflate';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breastPath, cifarPath, hasSharedData, idxBytes, pneumoniaPath } from '../../test/support/data.ts';
+import {
+  breastPath,
+  cifarPath,
+  hasSharedData,
+  idxBytes,
+  npyBytes,
+  pneumoniaPath,
+} from '../../test/support/data.ts';
 import { openDataset, summarizeSplit } from './datasets.ts';
 
 /** Debian's dataset-fashion-mnist package (installed by .ci/run). */
 const fashionMnist = '/usr/share/datasets/fashion-mnist';
+
+/** A dataset with a train split, present on every machine. */
+const pneumoniaPathOrPhantom = () => (hasSharedData ? pneumoniaPath : 'phantom:chest-xray:16');
 
 describe('opening datasets', () => {
   let root: string;
@@ -58,6 +68,59 @@ describe('opening datasets', () => {
     expect(summary.classCounts).toEqual(new Array(10).fill(1000));
     expect(summary.shape).toEqual([32, 32, 3]);
   });
+
+  it('holds out a stratified test part of a one-split dataset, the same images on every open', async () => {
+    // A CIFAR-style file with a test split only: 10 images of class 0 and 20 of class 1, 2×2 RGB,
+    // image k filled with the value k so the parts can be traced back to their images.
+    const count = 30;
+    const pixels = new Uint8Array(count * 12).map((_, index) => Math.floor(index / 12));
+    const labels = new Uint8Array(count).map((_, index) => (index < 10 ? 0 : 1));
+    const path = join(root, 'one-split.npz');
+    await writeFile(
+      path,
+      zipSync({
+        'x_test.npy': npyBytes('|u1', [count, 2, 2, 3], pixels),
+        'y_test.npy': npyBytes('|u1', [count], labels),
+      }),
+    );
+    const dataset = await openDataset(path, { holdOut: 0.2 });
+    expect(dataset.splits).toEqual(['train', 'test']);
+    const train = dataset.read('train');
+    const test = dataset.read('test');
+    // 20 % of each class: 2 of class 0 and 4 of class 1.
+    expect(summarizeSplit('test', test).classCounts).toEqual([2, 4]);
+    expect(summarizeSplit('train', train).classCounts).toEqual([8, 16]);
+    const imageIds = (part: typeof train) =>
+      Array.from({ length: part.shape[0] }, (_, k) => Math.round((part.images[k * 12] ?? 0) * 255));
+    const all = [...imageIds(train), ...imageIds(test)].sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: count }, (_, k) => k));
+    const again = await openDataset(path, { holdOut: 0.2 });
+    expect(imageIds(again.read('test'))).toEqual(imageIds(test));
+    // Grey after the split: one channel, the same images (equal channels k/255 give grey k/255).
+    const grey = (await openDataset(path, { holdOut: 0.2, grey: true })).read('test');
+    expect(grey.shape).toEqual([6, 2, 2, 1]);
+    expect(Array.from({ length: 6 }, (_, k) => Math.round((grey.images[k * 4] ?? 0) * 255))).toEqual(
+      imageIds(test),
+    );
+    expect(() => dataset.read('val')).toThrowError(/has no val split/);
+    await expect(openDataset(path, { holdOut: 1.5 })).rejects.toThrowError(/between 0 and 1/);
+    await expect(openDataset(pneumoniaPathOrPhantom(), { holdOut: 0.2 })).rejects.toThrowError(
+      /has a train split already/,
+    );
+  });
+
+  it.skipIf(!hasSharedData)(
+    'serves CIFAR-10 test as 28-px grey train and test parts (8 000 / 2 000, 800 / 200 per class)',
+    async () => {
+      const cifar = await openDataset(cifarPath, { holdOut: 0.2, grey: true, resize: 28 });
+      const train = summarizeSplit('train', cifar.read('train'));
+      const test = summarizeSplit('test', cifar.read('test'));
+      expect(train).toMatchObject({ count: 8000, shape: [28, 28, 1], classCounts: new Array(10).fill(800) });
+      expect(test).toMatchObject({ count: 2000, shape: [28, 28, 1], classCounts: new Array(10).fill(200) });
+      expect(test.minimum).toBeGreaterThanOrEqual(0);
+      expect(test.maximum).toBeLessThanOrEqual(1);
+    },
+  );
 
   it.skipIf(!existsSync(fashionMnist))(
     'reads Debian’s Fashion-MNIST (60 000 / 10 000 images, 6 000 / 1 000 per class)',

@@ -26,7 +26,7 @@ import {
 } from '../data/medmnist.ts';
 import { readNpz } from '../data/npz.ts';
 import { generatePhantoms, type PhantomKind, phantomKinds } from '../data/phantoms/index.ts';
-import { keepClasses, resizeImages } from '../data/transforms.ts';
+import { keepClasses, resizeImages, stratifiedSplit, toGrey } from '../data/transforms.ts';
 import { type CsvPreset, readCsvFolder, readImageFolder, type SkippedFile } from './image-folders.ts';
 
 export type ChecksumStatus =
@@ -43,7 +43,7 @@ export interface OpenedDataset {
   read(split: Split): ImageSet;
 }
 
-/** How to read image folders and CSV-labelled folders (ignored by the array formats). */
+/** How to read a dataset: image folders' and CSV folders' reading, and transforms for any format. */
 export interface DatasetOptions {
   /** Side images are centre-cropped and resized to (default 28). */
   readonly imageSize?: number;
@@ -61,7 +61,18 @@ export interface DatasetOptions {
   readonly strict?: boolean;
   /** Any format: resize every image to this side after reading (e.g. 28-px MedMNIST → 224 px). */
   readonly resize?: number;
+  /** Any format: RGB images converted to grey after reading (BT.601 luminance). */
+  readonly grey?: boolean;
+  /**
+   * For a dataset with no train split (e.g. ../shared/data's CIFAR-10, test split only): this
+   * fraction of its one split, stratified by class with a fixed seed, is served as `test` and the
+   * rest as `train`, the same images on every open. A dataset with a train split refuses it.
+   */
+  readonly holdOut?: number;
 }
+
+/** The seed of `holdOut`'s split: fixed, so training and evaluation see the same two parts. */
+const holdOutSeed = 20210501;
 
 /**
  * A folder of class sub-folders (optionally under train/, val/ and test/ sub-folders), or a CSV
@@ -212,12 +223,55 @@ export async function openDataset(path: string, options: DatasetOptions = {}): P
     names === undefined || stored.format === 'csv-folder'
       ? stored
       : { ...stored, read: (split: Split) => keepClasses(stored.read(split), names) };
+  const divided = options.holdOut === undefined ? opened : holdOut(opened, options.holdOut);
+  const grey: OpenedDataset =
+    options.grey === true ? { ...divided, read: (split) => toGrey(divided.read(split)) } : divided;
   const size = options.resize;
-  if (size === undefined) return opened;
+  if (size === undefined) return grey;
   // Resizing runs on tfjs: make sure a backend is ready (the CPU one when no engine was loaded).
   await import('@tensorflow/tfjs-backend-cpu');
   await tf.ready();
-  return { ...opened, read: (split) => resizeImages(opened.read(split), size) };
+  return { ...grey, read: (split) => resizeImages(grey.read(split), size) };
+}
+
+/** A dataset's one split divided into train and a stratified held-out test part (`holdOut`). */
+function holdOut(opened: OpenedDataset, fraction: number): OpenedDataset {
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new MedrobustError(
+      'invalid-argument',
+      `hold-out fraction must be between 0 and 1, got ${fraction}`,
+      {
+        hint: 'for example 0.2 to test on a fifth of the images and train on the rest',
+      },
+    );
+  }
+  if (opened.splits.includes('train')) {
+    throw new MedrobustError('invalid-argument', `${opened.path} has a train split already`, {
+      hint: 'drop the hold-out: it is for datasets with one split only (e.g. a test split alone)',
+    });
+  }
+  const only = opened.splits[0];
+  if (only === undefined || opened.splits.length > 1) {
+    throw new MedrobustError(
+      'invalid-argument',
+      `${opened.path}: a hold-out needs exactly one split, it has ${opened.splits.join(', ') || 'none'}`,
+      { hint: 'use its own splits instead of a hold-out' },
+    );
+  }
+  let parts: [ImageSet, ImageSet] | undefined;
+  const split = () => {
+    parts ??= stratifiedSplit(opened.read(only), fraction, holdOutSeed);
+    return parts;
+  };
+  return {
+    ...opened,
+    splits: ['train', 'test'],
+    read: (name) => {
+      if (name === 'train') return split()[0];
+      if (name === 'test') return split()[1];
+      return noSplit(opened.path, name, ['train', 'test']);
+    },
+  };
 }
 
 async function openDatasetAsStored(path: string, options: DatasetOptions): Promise<OpenedDataset> {

@@ -10,7 +10,7 @@ import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../../src/attacks/registry.ts';
 import { MedrobustError } from '../../../src/core/errors.ts';
 import { type ArchitectureName, architectureNames } from '../../../src/models/architecture.ts';
-import { openDataset } from '../../../src/node/datasets.ts';
+import { type DatasetOptions, openDataset } from '../../../src/node/datasets.ts';
 import type { TrainRecipe } from '../../../src/node/training-run.ts';
 import { engineOption } from '../../common-options.ts';
 import { loadEngineReporting } from '../../engine.ts';
@@ -83,11 +83,11 @@ function recipe(
   data: string,
   arch: ArchitectureName,
   width: number,
-  classes?: readonly string[],
+  dataOptions?: DatasetOptions,
 ): TrainRecipe {
   return {
     data,
-    ...(classes === undefined ? {} : { dataOptions: { classes } }),
+    ...(dataOptions === undefined || Object.keys(dataOptions).length === 0 ? {} : { dataOptions }),
     arch,
     width,
     head: options.head,
@@ -185,7 +185,9 @@ export function classesCommand() {
         options as StudyOptions,
         counts.map((count) => ({
           name: `${count} classes`,
-          recipe: recipe(options as StudyOptions, data, options.arch, options.width, names.slice(0, count)),
+          recipe: recipe(options as StudyOptions, data, options.arch, options.width, {
+            classes: names.slice(0, count),
+          }),
         })),
       );
     });
@@ -220,6 +222,79 @@ export function capacityCommand() {
     });
 }
 
+/** What `natural` needs to know of a dataset to match it to the first (medical) one. */
+export interface DatasetLayout {
+  readonly name: string;
+  readonly splits: readonly string[];
+  /** [height, width, channels] of its images. */
+  readonly shape: readonly [number, number, number];
+}
+
+/**
+ * The reading options that put every dataset of a `natural` study at the first one's resolution
+ * and channel count (SPEC.md §6: medical against natural images at matched resolution), with a line
+ * per change for the log: RGB to grey, a bilinear resize to the first dataset's side, and a
+ * stratified hold-out test split for a dataset that has no train split (CIFAR-10 test alone).
+ */
+export function matchedDataOptions(
+  layouts: readonly DatasetLayout[],
+  holdOut: number,
+): { options: DatasetOptions; notes: string[] }[] {
+  const [first] = layouts;
+  if (first === undefined) return [];
+  const [side, otherSide, channels] = first.shape;
+  if (side !== otherSide) {
+    throw new MedrobustError(
+      'invalid-data',
+      `${first.name}: images are ${side}×${otherSide}; natural matches the others to a square first dataset`,
+      {
+        hint: 'put a dataset of square images first (e.g. pneumoniamnist.npz), or resize it with medrobust data',
+      },
+    );
+  }
+  return layouts.map((layout) => {
+    const notes: string[] = [];
+    let options: DatasetOptions = {};
+    const [height, width, ownChannels] = layout.shape;
+    if (!layout.splits.includes('train')) {
+      options = { ...options, holdOut };
+      notes.push(
+        `${layout.name}: no train split; training on a stratified ${Math.round(100 * (1 - holdOut))} % of its ${layout.splits.join('/')} images, measuring on the other ${Math.round(100 * holdOut)} %`,
+      );
+    }
+    if (ownChannels !== channels) {
+      if (channels !== 1 || ownChannels !== 3) {
+        throw new MedrobustError(
+          'invalid-data',
+          `${layout.name}: ${ownChannels}-channel images cannot be matched to ${first.name}'s ${channels}-channel ones`,
+          { hint: 'natural converts RGB to grey only: put the grey medical dataset first' },
+        );
+      }
+      options = { ...options, grey: true };
+      notes.push(`${layout.name}: RGB converted to grey (BT.601 luminance) to match ${first.name}`);
+    }
+    if (height !== side || width !== side) {
+      options = { ...options, resize: side };
+      notes.push(
+        `${layout.name}: ${height}×${width} px resized to ${side}×${side} (bilinear) to match ${first.name}`,
+      );
+    }
+    return { options, notes };
+  });
+}
+
+async function layoutOf(path: string): Promise<DatasetLayout> {
+  const dataset = await openDataset(path);
+  const [split] = dataset.splits;
+  if (split === undefined) {
+    throw new MedrobustError('invalid-data', `${path}: has no splits`, { hint: 'check the dataset file' });
+  }
+  const [, height, width, channels] = dataset.read(split).shape;
+  return { name: datasetName(path), splits: dataset.splits, shape: [height, width, channels] };
+}
+
+const datasetName = (path: string) => basename(path.replace(/\/$/, '')).replace(/\.npz$/, '');
+
 export function naturalCommand() {
   return withStudyOptions(new Command('natural'))
     .description(
@@ -237,6 +312,12 @@ export function naturalCommand() {
       'resnet18',
     )
     .option('--width <multiplier>', 'width multiplier', parsePositiveNumber('--width'), 1)
+    .option(
+      '--hold-out <fraction>',
+      'for a dataset without a train split: the stratified fraction measured (the rest trains)',
+      parsePositiveNumber('--hold-out'),
+      0.2,
+    )
     .action(async (options) => {
       requireFlags(
         [
@@ -246,12 +327,19 @@ export function naturalCommand() {
         'medrobust analyze natural --data MEDICAL,NATURAL --out DIR [--arch resnet18]',
       );
       const paths = options.data as string[];
+      if (!(options.holdOut < 1)) {
+        throw new MedrobustError('invalid-argument', `--hold-out must be below 1, got ${options.holdOut}`, {
+          hint: 'for example --hold-out 0.2',
+        });
+      }
+      const matched = matchedDataOptions(await Promise.all(paths.map(layoutOf)), options.holdOut);
+      for (const { notes } of matched) for (const note of notes) log(note);
       await run(
         'natural',
         options as StudyOptions,
-        paths.map((path) => ({
-          name: basename(path.replace(/\/$/, '')).replace(/\.npz$/, ''),
-          recipe: recipe(options as StudyOptions, path, options.arch, options.width),
+        paths.map((path, index) => ({
+          name: datasetName(path),
+          recipe: recipe(options as StudyOptions, path, options.arch, options.width, matched[index]?.options),
         })),
       );
     });

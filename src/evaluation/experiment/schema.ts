@@ -65,6 +65,10 @@ export const datasetSchema = z
     preset: z.enum(['isic', 'chestxray14', 'kaggle-dr']).optional(),
     classes: z.array(z.string()).min(2).optional(),
     resize: z.number().int().min(8).max(1024).optional(),
+    /** RGB to grey after reading (BT.601 luminance). */
+    grey: z.boolean().optional(),
+    /** A one-split dataset (e.g. CIFAR-10 test): this stratified fraction is the test split, the rest train. */
+    holdOut: z.number().gt(0).lt(1).optional(),
     /** The healthy class, for the disease→healthy flip rate (default: a class named normal/healthy/benign). */
     healthyClass: z.string().optional(),
   })
