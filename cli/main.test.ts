@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readNpz } from '../src/data/npz.ts';
-import { breastPath, cifarPath, hasSharedData } from '../test/support/data.ts';
+import { breastPath, cifarPath, hasSharedData, npyBytes } from '../test/support/data.ts';
 import { main } from './main.ts';
 
 const run = promisify(execFile);
@@ -741,6 +742,39 @@ describe('medrobust model', () => {
 });
 
 describe('medrobust serve', () => {
+  it('train refuses --train-images that leave a class of a class-sorted file out, with the fix', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'medrobust-sorted-'));
+    try {
+      // A CIFAR-style train split sorted by class: 6 images of class 0, then 6 of class 1.
+      const labels = new Uint8Array(12).map((_, index) => (index < 6 ? 0 : 1));
+      const path = join(root, 'sorted.npz');
+      await writeFile(
+        path,
+        zipSync({
+          'x_train.npy': npyBytes('|u1', [12, 8, 8, 1], new Uint8Array(12 * 64).fill(128)),
+          'y_train.npy': npyBytes('|u1', [12], labels),
+        }),
+      );
+      const result = await cli(
+        'train',
+        '--data',
+        path,
+        '--train-images',
+        '5',
+        '--epochs',
+        '1',
+        '--out',
+        join(root, 'm'),
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /the first 5 training images of .*sorted\.npz hold no image of class 1[\s\S]*fix: .*ordered by class/,
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('names a missing model, an empty detector folder and a bad upload limit, with the fix', async () => {
     const root = await mkdtemp(join(tmpdir(), 'medrobust-serve-'));
     try {

@@ -119,6 +119,10 @@ describe('opening datasets', () => {
       expect(test).toMatchObject({ count: 2000, shape: [28, 28, 1], classCounts: new Array(10).fill(200) });
       expect(test.minimum).toBeGreaterThanOrEqual(0);
       expect(test.maximum).toBeLessThanOrEqual(1);
+      // The file is sorted by class; the parts are shuffled, so their first images span every class.
+      const classesAmong = (labels: Int32Array, count: number) => new Set(labels.subarray(0, count)).size;
+      expect(classesAmong(cifar.read('test').labels, 100)).toBe(10);
+      expect(classesAmong(cifar.read('train').labels, 100)).toBe(10);
     },
   );
 

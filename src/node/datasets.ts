@@ -14,6 +14,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MedrobustError } from '../core/errors.ts';
+import { Random } from '../core/random.ts';
 import { isCifarArchive, readCifarSplit } from '../data/cifar.ts';
 import { idxImageSet, readIdx } from '../data/idx.ts';
 import type { ImageSet } from '../data/image-set.ts';
@@ -26,7 +27,7 @@ import {
 } from '../data/medmnist.ts';
 import { readNpz } from '../data/npz.ts';
 import { generatePhantoms, type PhantomKind, phantomKinds } from '../data/phantoms/index.ts';
-import { keepClasses, resizeImages, stratifiedSplit, toGrey } from '../data/transforms.ts';
+import { keepClasses, resizeImages, selectImages, stratifiedSplit, toGrey } from '../data/transforms.ts';
 import { type CsvPreset, readCsvFolder, readImageFolder, type SkippedFile } from './image-folders.ts';
 
 export type ChecksumStatus =
@@ -66,7 +67,7 @@ export interface DatasetOptions {
   /**
    * For a dataset with no train split (e.g. ../shared/data's CIFAR-10, test split only): this
    * fraction of its one split, stratified by class with a fixed seed, is served as `test` and the
-   * rest as `train`, the same images on every open. A dataset with a train split refuses it.
+   * rest as `train`, each part in a seeded random order, the same images on every open. A dataset with a train split refuses it.
    */
   readonly holdOut?: number;
 }
@@ -258,9 +259,18 @@ function holdOut(opened: OpenedDataset, fraction: number): OpenedDataset {
       { hint: 'use its own splits instead of a hold-out' },
     );
   }
+  // Both parts in a seeded random order: a file sorted by class (../shared/data's CIFAR-10 is)
+  // would otherwise give `--train-images N` and "the first N test images" a few classes only.
   let parts: [ImageSet, ImageSet] | undefined;
   const split = () => {
-    parts ??= stratifiedSplit(opened.read(only), fraction, holdOutSeed);
+    if (parts === undefined) {
+      const [train, test] = stratifiedSplit(opened.read(only), fraction, holdOutSeed);
+      const random = new Random(holdOutSeed);
+      parts = [
+        selectImages(train, random.permutation(train.shape[0])),
+        selectImages(test, random.permutation(test.shape[0])),
+      ];
+    }
     return parts;
   };
   return {

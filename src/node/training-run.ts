@@ -193,6 +193,19 @@ export async function trainRun(
       labels: train.labels.subarray(0, recipe.trainImages * train.labelsPerImage),
       shape: [recipe.trainImages, h, w, c],
     };
+    if (train.labelsPerImage === 1) {
+      const present = new Set(train.labels);
+      const missing = train.classNames.filter((_, label) => !present.has(label));
+      if (missing.length > 0) {
+        throw new MedrobustError(
+          'invalid-argument',
+          `the first ${recipe.trainImages} training images of ${recipe.data} hold no image of ${missing.join(', ')}`,
+          {
+            hint: 'the file is probably ordered by class: raise --train-images, or shuffle the dataset (a one-split dataset read with --hold-out is shuffled)',
+          },
+        );
+      }
+    }
   }
   const [, height, width, channels] = train.shape;
   if (height !== width || (channels !== 1 && channels !== 3)) {
