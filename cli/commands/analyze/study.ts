@@ -100,6 +100,19 @@ async function measure(
     all,
     Array.from({ length: Math.min(settings.images, all.shape[0]) }, (_, index) => index),
   );
+  if (set.labelsPerImage === 1) {
+    // A test split sorted by class gives a few classes only: say so (a random sample of few images
+    // may miss classes too, but is not in label order).
+    const measured = new Set(set.labels).size;
+    const present = new Set(all.labels).size;
+    const inLabelOrder = set.labels.every(
+      (label, index) => index === 0 || label >= (set.labels[index - 1] ?? 0),
+    );
+    if (measured < present && inLabelOrder)
+      log(
+        `${member.name}: warning: the first ${set.shape[0]} test images are in class order and hold ${measured} of its ${present} classes; measure more images or shuffle the test split`,
+      );
+  }
   const { classifier, network } = await loadModel(directory, engine);
   try {
     const results = await evaluateRobustness(classifier, set, {
