@@ -77,6 +77,13 @@ export function curvePoints(series: readonly CurveSeries[]): CurvePoint[] {
   return points.sort((a, b) => a.epsilon - b.epsilon);
 }
 
+/** The ε axis' labelled values (×1/255): the paper's grid to 8, then doublings up to the largest ε plotted. */
+export function epsilonTicks(largest: number): number[] {
+  const ticks = [0, 0.1, 0.2, 0.5, 1, 2, 4, 8];
+  for (let tick = 16; tick <= largest * (1 + 1e-9) && tick <= 256; tick *= 2) ticks.push(tick);
+  return ticks;
+}
+
 /** Small multiples: one panel per `panel` value, one coloured line per `line` value. */
 export function accuracyCurvesSpec(
   points: readonly CurvePoint[],
@@ -101,7 +108,7 @@ export function accuracyCurvesSpec(
           type: 'quantitative',
           title: 'ε (×1/255)',
           scale: { type: 'symlog', constant: 0.1 },
-          axis: { values: [0, 0.1, 0.2, 0.5, 1, 2, 4, 8], format: '~g' },
+          axis: { values: epsilonTicks(Math.max(0, ...points.map((point) => point.epsilon))), format: '~g' },
         },
         y: { field: 'accuracy', type: 'quantitative', title: 'accuracy (%)', scale: { domain: [0, 100] } },
         color: {
