@@ -674,6 +674,14 @@ describe('medrobust model', () => {
         '--width',
         '0.25',
         ...quick,
+        '--images',
+        '40',
+        '--detectors',
+        'kd,dfeat',
+        '--detect-eps',
+        '8/255',
+        '--reference',
+        '64',
         '--out',
         natural,
       );
@@ -696,6 +704,53 @@ describe('medrobust model', () => {
       );
       expect(cifarModel.inputShape).toEqual([28, 28, 1]);
       expect(members[2].classes).toHaveLength(10);
+      // Detection AUC of every member, under the grouped protocol, in study.json and a figure; the
+      // one-epoch CIFAR-10 model classifies 5 of 40 images correctly, too few: said, and kept.
+      expect(members[2].detection.rows).toEqual([]);
+      expect(members[2].detection.error).toMatch(/at least 10 source images, got 5/);
+      expect(both.stderr).toMatch(/cifar10_test: warning: no detection AUC: detection needs at least 10/);
+      for (const member of members.slice(0, 2)) {
+        expect(member.detection.attack).toBe('paper-pgd');
+        expect(member.detection.rows.map((row: { detector: string }) => row.detector)).toEqual([
+          'kd',
+          'dfeat',
+        ]);
+        for (const row of member.detection.rows) {
+          expect(row.auc).toBeGreaterThanOrEqual(0);
+          expect(row.auc).toBeLessThanOrEqual(1);
+        }
+      }
+      expect((await stat(join(natural, 'study-detection.png'))).size).toBeGreaterThan(1000);
+      // Other detectors: the models are kept and measured results reused, only detection runs again.
+      const detectorsOnly = await cli(
+        'analyze',
+        'natural',
+        '--data',
+        `${breastPath},phantom:chest-xray:28,${cifarPath}`,
+        '--arch',
+        'small-cnn',
+        '--width',
+        '0.25',
+        ...quick,
+        '--images',
+        '40',
+        '--detectors',
+        'kd',
+        '--detect-eps',
+        '8/255',
+        '--reference',
+        '64',
+        '--out',
+        natural,
+      );
+      expect(detectorsOnly.code, detectorsOnly.stderr).toBe(0);
+      expect(detectorsOnly.stderr.match(/already measured \(study\.json\); detection only/g)).toHaveLength(3);
+      expect(detectorsOnly.stderr).not.toMatch(/epoch 1\/1/);
+      const redone = JSON.parse(await readFile(join(natural, 'study.json'), 'utf8')).members;
+      expect(redone.map((member: { cleanAccuracy: number }) => member.cleanAccuracy)).toEqual(
+        members.map((member: { cleanAccuracy: number }) => member.cleanAccuracy),
+      );
+      expect(redone[0].detection.rows.map((row: { detector: string }) => row.detector)).toEqual(['kd']);
       const bad = await cli('analyze', 'capacity', '--data', breastPath, '--models', 'resnet9', '--out', out);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/'resnet9' is not ARCH or ARCH@WIDTH/);

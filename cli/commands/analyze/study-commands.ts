@@ -3,20 +3,29 @@
  * trained with one recipe and measured alike.
  *   classes   --data PATH --class-counts 2,3,4      nested subsets: the dataset's first k classes
  *   capacity  --data PATH --models small-cnn,resnet18@0.25,resnet18@0.5,resnet18,resnet50
- *   natural   --data MEDICAL,NATURAL[,…] --arch resnet18   one architecture per dataset
+ *   natural   --data MEDICAL,NATURAL[,…] --arch resnet18   one architecture per dataset, matched to
+ *             the first one's resolution, with detection AUC (--detectors, --detect-eps)
  */
 import { basename } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { getAttack } from '../../../src/attacks/registry.ts';
 import { MedrobustError } from '../../../src/core/errors.ts';
+import { detectorNames, getDetector } from '../../../src/detectors/registry.ts';
 import { type ArchitectureName, architectureNames } from '../../../src/models/architecture.ts';
 import { type DatasetOptions, openDataset } from '../../../src/node/datasets.ts';
 import type { TrainRecipe } from '../../../src/node/training-run.ts';
 import { engineOption } from '../../common-options.ts';
 import { loadEngineReporting } from '../../engine.ts';
-import { parseChoice, parseEpsilonList, parseInteger, parseList, parsePositiveNumber } from '../../parse.ts';
+import {
+  parseChoice,
+  parseEpsilon,
+  parseEpsilonList,
+  parseInteger,
+  parseList,
+  parsePositiveNumber,
+} from '../../parse.ts';
 import { requireFlags } from '../../registry-listing.ts';
-import { runStudy, type StudyMember, type StudySettings } from './study.ts';
+import { runStudy, type StudyDetectionSettings, type StudyMember, type StudySettings } from './study.ts';
 
 const log = (message: string) => process.stderr.write(`medrobust: ${message}\n`);
 
@@ -138,9 +147,11 @@ async function run(
   kind: StudySettings['kind'],
   options: StudyOptions,
   members: StudyMember[],
+  detection?: StudyDetectionSettings,
 ): Promise<void> {
+  const settings = { ...settingsOf(kind, options), ...(detection === undefined ? {} : { detection }) };
   const engine = await loadEngineReporting(options.engine);
-  const files = await runStudy(engine, members, settingsOf(kind, options), options.out as string, log);
+  const files = await runStudy(engine, members, settings, options.out as string, log);
   process.stdout.write(`wrote ${files.map((file) => `${options.out}/${file}`).join(', ')}\n`);
 }
 
@@ -313,6 +324,20 @@ export function naturalCommand() {
     )
     .option('--width <multiplier>', 'width multiplier', parsePositiveNumber('--width'), 1)
     .option(
+      '--detectors <names>',
+      `detectors whose AUC is measured on every model (grouped protocol), or none: ${detectorNames.join(', ')}`,
+      parseList,
+      ['kd', 'lid', 'dfeat', 'mahalanobis'],
+    )
+    .option('--detect-attack <name>', 'the attack the detectors face', 'paper-pgd')
+    .option('--detect-eps <eps>', 'ε of that attack', parseEpsilon, 4 / 255)
+    .option(
+      '--reference <count>',
+      'training images of the detectors’ clean reference',
+      parseInteger('--reference', 10),
+      1000,
+    )
+    .option(
       '--hold-out <fraction>',
       'for a dataset without a train split: the stratified fraction measured (the rest trains)',
       parsePositiveNumber('--hold-out'),
@@ -332,6 +357,18 @@ export function naturalCommand() {
           hint: 'for example --hold-out 0.2',
         });
       }
+      const detectors = options.detectors.filter((name) => name !== 'none');
+      for (const name of detectors) getDetector(name);
+      getAttack(options.detectAttack);
+      const detection =
+        detectors.length === 0
+          ? undefined
+          : {
+              attack: options.detectAttack,
+              epsilon: options.detectEps,
+              detectors,
+              reference: options.reference,
+            };
       const matched = matchedDataOptions(await Promise.all(paths.map(layoutOf)), options.holdOut);
       for (const { notes } of matched) for (const note of notes) log(note);
       await run(
@@ -341,6 +378,7 @@ export function naturalCommand() {
           name: datasetName(path),
           recipe: recipe(options as StudyOptions, path, options.arch, options.width, matched[index]?.options),
         })),
+        detection,
       );
     });
 }

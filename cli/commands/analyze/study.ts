@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import type { TopLevelSpec } from 'vega-lite';
 import {
   gradientSignDirection,
   lossSurface,
@@ -21,9 +22,13 @@ import {
   randomSignDirection,
   sharpness,
 } from '../../../src/analysis/loss-landscape.ts';
+import { MedrobustError } from '../../../src/core/errors.ts';
+import { Random } from '../../../src/core/random.ts';
+import type { ImageSet } from '../../../src/data/image-set.ts';
 import { imageBatch, selectImages } from '../../../src/data/transforms.ts';
 import type { Engine } from '../../../src/engine/contracts.ts';
 import { countParameters } from '../../../src/engine/network-spec.ts';
+import { evaluateDetection } from '../../../src/evaluation/detection/evaluate-detection.ts';
 import { evaluateRobustness, formatEpsilon } from '../../../src/evaluation/robustness.ts';
 import { openDataset } from '../../../src/node/datasets.ts';
 import { loadModel } from '../../../src/node/model-directory.ts';
@@ -50,6 +55,38 @@ export interface StudySettings {
   readonly radius: number;
   readonly batch: number;
   readonly seed: number;
+  /**
+   * Detection of each member's adversarial examples (grouped protocol), when asked for. Kept out of
+   * the settings' hash: changing it re-runs the detection of every member, not its training and
+   * robustness measurement.
+   */
+  readonly detection?: StudyDetectionSettings;
+}
+
+export interface StudyDetectionSettings {
+  readonly attack: string;
+  readonly epsilon: number;
+  readonly detectors: readonly string[];
+  /** Training images the detectors' clean reference is drawn from (seeded). */
+  readonly reference: number;
+}
+
+export interface MemberDetection {
+  readonly settingsHash: string;
+  readonly attack: string;
+  readonly epsilon: number;
+  /** Correctly classified images attacked. */
+  readonly sources: number;
+  readonly successRate: number;
+  readonly rows: readonly {
+    readonly detector: string;
+    readonly auc: number;
+    /** AUC with only the successful adversarial examples as positives. */
+    readonly aucSuccessful: number;
+    readonly truePositiveRateAt5: number;
+  }[];
+  /** Why there are no rows (e.g. too few correctly classified images), when detection could not run. */
+  readonly error?: string;
 }
 
 export interface MemberResult {
@@ -72,6 +109,7 @@ export interface MemberResult {
   }[];
   readonly halvingEpsilon: Readonly<Record<string, number | null>>;
   readonly sharpness: number;
+  readonly detection?: MemberDetection;
 }
 
 const slug = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, '-');
@@ -94,12 +132,7 @@ async function measure(
       ),
   });
   const trainSeconds = (performance.now() - started) / 1000;
-  const dataset = await openDataset(member.recipe.data, member.recipe.dataOptions ?? {});
-  const all = dataset.read('test');
-  const set = selectImages(
-    all,
-    Array.from({ length: Math.min(settings.images, all.shape[0]) }, (_, index) => index),
-  );
+  const { all, set } = await testImages(member, settings);
   if (set.labelsPerImage === 1) {
     // A test split sorted by class gives a few classes only: say so (a random sample of few images
     // may miss classes too, but is not in label order).
@@ -173,6 +206,74 @@ async function measure(
   }
 }
 
+/** The first `images` test images of a member's dataset, read as its recipe reads them. */
+async function testImages(
+  member: StudyMember,
+  settings: StudySettings,
+): Promise<{ all: ImageSet; set: ImageSet }> {
+  const dataset = await openDataset(member.recipe.data, member.recipe.dataOptions ?? {});
+  const all = dataset.read('test');
+  const set = selectImages(
+    all,
+    Array.from({ length: Math.min(settings.images, all.shape[0]) }, (_, index) => index),
+  );
+  return { all, set };
+}
+
+/**
+ * Detection AUC of a trained member (SPEC.md §6's "detection AUC" of medical against natural
+ * images): the study's test images, the chosen attack at its ε, each detector under the grouped
+ * protocol, the clean reference drawn from the training split with the study's seed.
+ */
+async function detect(
+  engine: Engine,
+  member: StudyMember,
+  directory: string,
+  settings: StudySettings,
+  detection: StudyDetectionSettings,
+  log: (message: string) => void,
+): Promise<MemberDetection> {
+  const { set } = await testImages(member, settings);
+  const train = (await openDataset(member.recipe.data, member.recipe.dataOptions ?? {})).read('train');
+  const reference = selectImages(
+    train,
+    new Random(settings.seed)
+      .permutation(train.shape[0])
+      .slice(0, Math.min(detection.reference, train.shape[0])),
+  );
+  const { classifier, network } = await loadModel(directory, engine);
+  const base = { settingsHash: hashOf(detection), attack: detection.attack, epsilon: detection.epsilon };
+  try {
+    const results = await evaluateDetection(classifier, set, reference, {
+      attacks: [{ name: detection.attack }],
+      epsilon: detection.epsilon,
+      detectors: detection.detectors.map((name) => ({ name })),
+      protocols: ['grouped'],
+      batchSize: settings.batch,
+      seed: settings.seed,
+      onProgress: (message) => log(`${member.name}: ${message}`),
+    });
+    return {
+      ...base,
+      sources: results.sources.length,
+      successRate: results.attacks[0]?.successRate ?? 0,
+      rows: results.rows.map((row) => ({
+        detector: row.detector,
+        auc: row.mean.all.auc,
+        aucSuccessful: row.mean.successful.auc,
+        truePositiveRateAt5: row.mean.all.truePositiveRateAt5,
+      })),
+    };
+  } catch (error) {
+    // One member's detection failing (a weak model leaves too few correct images) keeps the study:
+    // recorded, not retried with the same settings.
+    if (!(error instanceof MedrobustError)) throw error;
+    return { ...base, sources: 0, successRate: 0, rows: [], error: error.message };
+  } finally {
+    network.dispose();
+  }
+}
+
 export async function runStudy(
   engine: Engine,
   members: readonly StudyMember[],
@@ -182,7 +283,8 @@ export async function runStudy(
 ): Promise<string[]> {
   await mkdir(join(out, 'models'), { recursive: true });
   const path = join(out, 'study.json');
-  const settingsHash = hashOf(settings);
+  const { detection, ...measured } = settings;
+  const settingsHash = hashOf(measured);
   const previous: MemberResult[] = [];
   if (existsSync(path)) {
     const saved = JSON.parse(await readFile(path, 'utf8')) as {
@@ -202,12 +304,29 @@ export async function runStudy(
     const reused = previous.find(
       (result) => result.name === member.name && result.recipeHash === hashOf(member.recipe),
     );
-    if (reused !== undefined) {
+    const directory = join(out, 'models', slug(member.name));
+    const detectionCurrent = detection === undefined || reused?.detection?.settingsHash === hashOf(detection);
+    if (reused !== undefined && detectionCurrent) {
       log(`${member.name}: already measured (study.json), skipped`);
       done.push(reused);
       continue;
     }
-    const result = await measure(engine, member, join(out, 'models', slug(member.name)), settings, log);
+    let result = reused ?? (await measure(engine, member, directory, settings, log));
+    if (reused !== undefined) log(`${member.name}: already measured (study.json); detection only`);
+    if (!detectionCurrent && detection !== undefined) {
+      // Written first without detection, so a kill during detection keeps the measurement.
+      done.push(result);
+      await write();
+      done.pop();
+      const found = await detect(engine, member, directory, settings, detection, log);
+      result = { ...result, detection: found };
+      log(
+        found.error === undefined
+          ? `${member.name}: ${detection.attack} ${formatEpsilon(detection.epsilon)} fools ${(100 * found.successRate).toFixed(1)} % of ${found.sources} images; detection AUC ` +
+              found.rows.map((row) => `${row.detector} ${row.auc.toFixed(3)}`).join(', ')
+          : `${member.name}: warning: no detection AUC: ${found.error}`,
+      );
+    }
     done.push(result);
     await write();
     log(
@@ -286,5 +405,52 @@ export async function runStudy(
       }),
     )),
   );
+  const detected = done.flatMap((result) =>
+    (result.detection?.rows ?? []).flatMap((row) => [
+      { model: result.name, detector: row.detector, adversarial: 'all', auc: row.auc },
+      { model: result.name, detector: row.detector, adversarial: 'successful only', auc: row.aucSuccessful },
+    ]),
+  );
+  if (detection !== undefined && detected.length > 0) {
+    files.push(
+      ...(await writeFigure(
+        out,
+        'study-detection',
+        await renderChart(studyDetectionSpec(detected, settings.kind, detection)),
+      )),
+    );
+  }
   return [...files, 'study.json'];
+}
+
+/** Detection AUC per detector (panels), one bar per model, all and successful adversarial examples. */
+function studyDetectionSpec(
+  values: readonly { model: string; detector: string; adversarial: string; auc: number }[],
+  kind: StudySettings['kind'],
+  detection: StudyDetectionSettings,
+): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `${kind}: detection AUC (grouped protocol), ${detection.attack} at ε=${formatEpsilon(detection.epsilon)}`,
+    data: { values: [...values] },
+    facet: {
+      column: { field: 'detector', type: 'nominal', title: null, sort: null },
+      row: { field: 'adversarial', type: 'nominal', title: null, sort: null },
+    },
+    spec: {
+      width: 130,
+      height: 140,
+      layer: [
+        {
+          mark: 'bar',
+          encoding: {
+            x: { field: 'model', type: 'nominal', sort: null, title: null, axis: { labelAngle: -30 } },
+            y: { field: 'auc', type: 'quantitative', title: 'AUC', scale: { domain: [0, 1] } },
+            color: { field: 'model', type: 'nominal', sort: null, title: 'data / model' },
+          },
+        },
+        { mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { y: { datum: 0.5 } } },
+      ],
+    },
+  };
 }
