@@ -434,7 +434,7 @@ function studyDetectionSpec(
     title: `${kind}: detection AUC (grouped protocol), ${detection.attack} at ε=${formatEpsilon(detection.epsilon)}`,
     data: { values: [...values] },
     facet: {
-      column: { field: 'detector', type: 'nominal', title: null, sort: null },
+      column: { field: 'detector', type: 'nominal', title: null, sort: [...detection.detectors] },
       row: { field: 'adversarial', type: 'nominal', title: null, sort: null },
     },
     spec: {
